@@ -1,0 +1,26 @@
+"""mpemba_jax: Langevin simulation of valley–river losses under learning-rate schedules.
+
+Public API; everything a user needs is re-exported here:
+
+    import mpemba_jax as mj
+    land = mj.preset("double_well")
+    res = mj.simulate(land, mj.constant(0.02), n_particles=100_000, n_steps=1000, dt=1.0)
+"""
+
+__version__ = "0.1.0"
+
+from .dynamics import Dynamics as Dynamics
+from .initial import equilibrium as equilibrium
+from .initial import point as point
+from .landscape import ValleyRiver as ValleyRiver
+from .presets import list_presets as list_presets
+from .presets import preset as preset
+from .result import SimulationResult as SimulationResult
+from .result import load_result as load_result
+from .schedules import DECAY_SHAPES as DECAY_SHAPES
+from .schedules import constant as constant
+from .schedules import power_law_decay as power_law_decay
+from .schedules import quench as quench
+from .schedules import wsd as wsd
+from .simulate import SimulationDiverged as SimulationDiverged
+from .simulate import simulate as simulate

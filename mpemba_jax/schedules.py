@@ -1,0 +1,238 @@
+"""Learning-rate schedules: callables `schedule(t) -> lr`, as in optax.
+
+Any callable of that shape is a schedule (optax schedules included, with no
+wrapping); `t` is the time in the run's convention (`dynamics.Dynamics`). The
+builders here check their Python arguments once and return a closure of `jnp`
+operations, built on optax's schedule functions where they fit:
+
+- `constant(lr)`,
+- `quench(lr_from, lr_to, at)`: a step from one LR to another at time `at`,
+- `wsd(peak, final, warmup, stable, decay, shape=...)`: warm-up (linear from
+  `initial`), stable at `peak`, decay to `final` in `decay` time units, then
+  `final` for ever. Decay shapes, with `s = (t - t_0) / decay` in `[0, 1]`:
+
+    linear        peak + (final - peak) s
+    cosine        final + (peak - final) (1 + cos(pi s)) / 2
+    exponential   peak (final / peak)^s                       (d eta/dt = -c eta)
+    inverse_time  peak / (1 + (peak / final - 1) s)            (d eta/dt = -c eta^2, eta ~ 1/t)
+    inverse_sqrt  peak / sqrt(1 + ((peak / final)^2 - 1) s)    (d eta/dt = -c eta^3)
+    callable f    final + (peak - final) f(s),  f(0) = 1, f(1) = 0
+
+`power_law_decay(eta_0, c, n)` is the family `d eta / dt = -c eta^n` of THEORY
+section 6. Each builder attaches a JSON-able `.description` that simulation
+results record; plain callables are recorded by name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+__all__ = [
+    "constant",
+    "quench",
+    "wsd",
+    "power_law_decay",
+    "DECAY_SHAPES",
+    "describe_schedule",
+    "evaluate_schedule",
+]
+
+Schedule = Callable[[Any], Any]
+DECAY_SHAPES = ("linear", "cosine", "exponential", "inverse_time", "inverse_sqrt")
+
+
+def _lr(name: str, value: Any, *, positive: bool = False) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number; got {value!r}") from None
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"{name} must be finite and {bound}; got {value}")
+    return value
+
+
+def _duration(name: str, value: Any) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number; got {value!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be finite and >= 0; got {value}")
+    return value
+
+
+def _described(fn: Schedule, **description: Any) -> Schedule:
+    fn.description = description
+    return fn
+
+
+def constant(lr: float) -> Schedule:
+    """`eta(t) = lr`.
+
+    Example:
+      >>> float(constant(0.1)(5.0))
+      0.1
+    """
+    lr = _lr("lr", lr)
+    return _described(optax.constant_schedule(lr), kind="constant", lr=lr)
+
+
+def quench(lr_from: float, lr_to: float, at: float = 0.0) -> Schedule:
+    """`eta(t) = lr_from` for `t < at`, `lr_to` from `at` on.
+
+    With `at = 0` the whole run is at `lr_to` (a quench at the start, from an
+    initial state prepared at `lr_from`).
+
+    Example:
+      >>> s = quench(0.5, 0.1, at=10.0)
+      >>> float(s(9.0)), float(s(10.0))
+      (0.5, 0.1)
+    """
+    lr_from, lr_to = _lr("lr_from", lr_from), _lr("lr_to", lr_to)
+    at = _duration("at", at)
+
+    def schedule(t):
+        return jnp.where(jnp.asarray(t) < at, lr_from, lr_to)
+
+    return _described(schedule, kind="quench", lr_from=lr_from, lr_to=lr_to, at=at)
+
+
+def _decay_fraction(shape: str | Callable, peak: float, final: float) -> Callable:
+    """`f(s)` on `[0, 1]` with `f(0) = 1`, `f(1) = 0`: `eta = final + (peak - final) f(s)`."""
+    if callable(shape):
+        return shape
+    if shape == "linear":
+        return lambda s: 1.0 - s
+    if shape == "cosine":
+        return lambda s: 0.5 * (1.0 + jnp.cos(jnp.pi * s))
+    if final <= 0 and shape in ("exponential", "inverse_time", "inverse_sqrt"):
+        raise ValueError(f"decay shape {shape!r} needs final > 0; got final={final}")
+    if peak == final:
+        return lambda s: 1.0 - s
+    # The power-law family written as a fraction of the drop peak -> final.
+    if shape == "exponential":
+        eta = lambda s: peak * (final / peak) ** s
+    elif shape == "inverse_time":
+        eta = lambda s: peak / (1.0 + (peak / final - 1.0) * s)
+    elif shape == "inverse_sqrt":
+        eta = lambda s: peak / jnp.sqrt(1.0 + ((peak / final) ** 2 - 1.0) * s)
+    else:
+        raise ValueError(
+            f"shape must be one of {DECAY_SHAPES} or a callable f(s); got {shape!r}"
+        )
+    return lambda s: (eta(s) - final) / (peak - final)
+
+
+def wsd(
+    peak: float,
+    final: float,
+    warmup: float,
+    stable: float,
+    decay: float,
+    shape: str | Callable = "linear",
+    initial: float = 0.0,
+) -> Schedule:
+    """Warm-up / stable / decay schedule.
+
+    Times (in the run's convention): `[0, warmup)` linear from `initial` to
+    `peak`; `[warmup, warmup + stable)` at `peak`; then `decay` time units of
+    `shape` from `peak` to `final`; then `final`.
+
+    Example:
+      >>> s = wsd(peak=0.1, final=0.01, warmup=10, stable=100, decay=50, shape="cosine")
+      >>> float(s(50.0)), round(float(s(160.0)), 6)
+      (0.1, 0.01)
+    """
+    peak, final = _lr("peak", peak, positive=True), _lr("final", final)
+    initial = _lr("initial", initial)
+    warmup, stable, decay = (_duration(n, v) for n, v in
+                             (("warmup", warmup), ("stable", stable), ("decay", decay)))
+    if final > peak:
+        raise ValueError(f"final must be <= peak; got final={final}, peak={peak}")
+    fraction = _decay_fraction(shape, peak, final)
+    t_decay = warmup + stable
+
+    def decay_part(t):
+        s = jnp.clip(t / max(decay, 1e-30), 0.0, 1.0)
+        return final + (peak - final) * fraction(s)
+
+    # optax passes `t - t_decay` to the decay part.
+    stable_then_decay = optax.join_schedules(
+        [optax.constant_schedule(peak), decay_part], [t_decay]
+    )
+
+    def schedule(t):
+        t = jnp.asarray(t, jnp.result_type(float, t))
+        # Warm-up interpolated here rather than by optax.linear_schedule, which
+        # counts whole steps: fractional times (dt != 1) stay exact.
+        warm = initial + (peak - initial) * jnp.clip(t / max(warmup, 1e-30), 0.0, 1.0)
+        return jnp.where(t < warmup, warm, stable_then_decay(t))
+
+    return _described(
+        schedule, kind="wsd", peak=peak, final=final, warmup=warmup, stable=stable,
+        decay=decay, initial=initial,
+        shape=shape if isinstance(shape, str) else getattr(shape, "__name__", repr(shape)),
+    )
+
+
+def power_law_decay(eta_0: float, c: float, n: float) -> Schedule:
+    """`d eta / dt = -c eta^n` from `eta_0`: `eta(t) = (eta_0^(1-n) + (n-1) c t)^(1/(1-n))`.
+
+    Exponential `eta_0 exp(-c t)` at `n = 1`; `1/t` at `n = 2`.
+
+    Example:
+      >>> round(float(power_law_decay(1.0, 0.5, 2.0)(2.0)), 6)
+      0.5
+    """
+    eta_0 = _lr("eta_0", eta_0, positive=True)
+    c = _duration("c", c)
+    n = float(n)
+    if not math.isfinite(n) or n < 1:
+        raise ValueError(f"n must be finite and >= 1; got {n}")
+
+    def schedule(t):
+        t = jnp.asarray(t, jnp.result_type(float, t))
+        if n == 1.0:
+            return eta_0 * jnp.exp(-c * t)
+        return (eta_0 ** (1 - n) + (n - 1) * c * t) ** (1 / (1 - n))
+
+    return _described(schedule, kind="power_law_decay", eta_0=eta_0, c=c, n=n)
+
+
+def describe_schedule(schedule: Schedule) -> dict[str, Any]:
+    """JSON-able description: the builder's `.description`, else the callable's name."""
+    description = getattr(schedule, "description", None)
+    if isinstance(description, dict):
+        return dict(description)
+    return {"kind": "callable", "name": getattr(schedule, "__qualname__", repr(schedule))}
+
+
+def evaluate_schedule(schedule: Schedule, times: np.ndarray, *, name: str = "schedule") -> np.ndarray:
+    """`schedule` at every time in `times` (float64 NumPy), checked finite and `>= 0`.
+
+    Raises `ValueError` naming the first offending time. LR 0 is allowed: a
+    frozen, noiseless step.
+    """
+    import jax
+
+    if not callable(schedule):
+        raise ValueError(f"{name} must be a callable t -> lr (e.g. an optax schedule); got {schedule!r}")
+    times = np.asarray(times, dtype=np.float64)
+    with jax.enable_x64(True):
+        lr = np.asarray(jax.vmap(schedule)(jnp.asarray(times)), dtype=np.float64)
+    lr = np.broadcast_to(lr, times.shape)
+    bad = ~np.isfinite(lr) | (lr < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"{name} must give a finite LR >= 0 at every step of the run; "
+            f"{name}(t={times[i]:g}) = {lr[i]:g}"
+        )
+    return lr
