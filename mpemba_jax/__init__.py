@@ -24,3 +24,13 @@ from .schedules import quench as quench
 from .schedules import wsd as wsd
 from .simulate import SimulationDiverged as SimulationDiverged
 from .simulate import simulate as simulate
+from .fokker_planck import FokkerPlanck as FokkerPlanck
+from .fokker_planck import MpembaSummary as MpembaSummary
+from .fokker_planck import distances as distances
+from .fp_evolve import Evolution as Evolution
+from .fp_evolve import evolve as evolve
+from .plotting import plot_histograms as plot_histograms
+from .timescales import DecayWindow as DecayWindow
+from .timescales import decay_window as decay_window
+from .timescales import tau_x as tau_x
+from .timescales import tau_y as tau_y

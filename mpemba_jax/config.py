@@ -9,6 +9,7 @@ key is checked for name, type and range; a bad one raises `ValueError` naming
 from __future__ import annotations
 
 import copy
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,8 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "schedule": {"kind": ((str,), True), "lr": (_NUM, False), "lr_from": (_NUM, False),
                  "lr_to": (_NUM, False), "at": (_NUM, False), "peak": (_NUM, False),
                  "final": (_NUM, False), "warmup": (_NUM, False), "stable": (_NUM, False),
-                 "decay": (_NUM, False), "shape": ((str,), False), "initial": (_NUM, False)},
+                 "decay": (_NUM, False), "shape": ((str,), False), "initial": (_NUM, False),
+                 "eta_0": (_NUM, False), "c": (_NUM, False), "n": (_NUM, False)},
     "init": {"kind": ((str,), True), "lr": (_NUM, False), "y": (_NUM, False), "x": (_NUM, False)},
     "simulation": {"n_particles": ((int,), True), "n_steps": ((int,), True), "dt": (_NUM, True),
                    "seed": ((int,), False), "time": ((str,), False),
@@ -53,12 +55,14 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
 }
 _KIND_KEYS = {
     "schedule": {"constant": {"lr"}, "quench": {"lr_from", "lr_to", "at"},
-                 "wsd": {"peak", "final", "warmup", "stable", "decay", "shape", "initial"}},
+                 "wsd": {"peak", "final", "warmup", "stable", "decay", "shape", "initial"},
+                 "power_law_decay": {"eta_0", "c", "n"}},
     "init": {"equilibrium": {"lr"}, "point": {"y", "x"}},
 }
 _REQUIRED_BY_KIND = {
     ("schedule", "constant"): {"lr"}, ("schedule", "quench"): {"lr_from", "lr_to"},
     ("schedule", "wsd"): {"peak", "final", "warmup", "stable", "decay"},
+    ("schedule", "power_law_decay"): {"eta_0", "c", "n"},
     ("init", "equilibrium"): {"lr"}, ("init", "point"): {"y"},
 }
 
@@ -87,7 +91,7 @@ def check_config(raw: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"unknown config section(s) {unknown}; allowed: {sorted(_SCHEMA)}")
     for section in ("landscape", "schedule", "simulation"):
         if section not in raw:
-            raise ValueError(f"config section [{section}] is missing")
+            raise ValueError(f"config section '{section}' is missing (a [{section}] table)")
     cfg = copy.deepcopy(raw)
     for section, table in cfg.items():
         if not isinstance(table, dict):
@@ -119,6 +123,10 @@ def check_config(raw: dict[str, Any]) -> dict[str, Any]:
             missing = sorted(_REQUIRED_BY_KIND[(section, kind)] - set(table))
             if missing:
                 raise ValueError(f"config key '{section}.{missing[0]}' is missing (kind {kind!r})")
+    for name, value in cfg["landscape"].get("params", {}).items():
+        if isinstance(value, bool) or not isinstance(value, _NUM):
+            raise ValueError(
+                f"config key 'landscape.params.{name}' must be a number; got {value!r}")
     bin_range = cfg["simulation"].get("bin_range")
     if bin_range is not None and (len(bin_range) != 2 or not all(
             isinstance(v, _NUM) and not isinstance(v, bool) for v in bin_range)):
@@ -129,28 +137,61 @@ def check_config(raw: dict[str, Any]) -> dict[str, Any]:
 def build_run(cfg: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
     """`(landscape, schedule, simulate_kwargs)` from a checked config.
 
-    Errors from building the objects are re-raised naming the section.
+    Builds the objects and checks the whole run (`simulate.plan_run`, no
+    compiled work), so that every error names the key at fault where one is
+    identifiable (`config key 'schedule.lr': lr must be ...`), else the section.
     """
+    from .simulate import plan_run
+
     land = cfg["landscape"]
+    params = land.get("params", {})
     try:
-        landscape = preset(land["preset"], **land.get("params", {}))
+        landscape = preset(land["preset"], **params)
     except ValueError as e:
-        raise ValueError(f"config [landscape]: {e}") from None
+        keys = {"preset": "landscape.preset", **{k: f"landscape.params.{k}" for k in params}}
+        raise _keyed(e, keys, "landscape") from None
     sched = dict(cfg["schedule"])
     kind = sched.pop("kind")
     try:
         schedule = {"constant": schedules.constant, "quench": schedules.quench,
-                    "wsd": schedules.wsd}[kind](**sched)
+                    "wsd": schedules.wsd,
+                    "power_law_decay": schedules.power_law_decay}[kind](**sched)
     except ValueError as e:
-        raise ValueError(f"config [schedule]: {e}") from None
+        raise _keyed(e, {k: f"schedule.{k}" for k in sched}, "schedule") from None
     kwargs = dict(cfg["simulation"])
     if "bin_range" in kwargs:
         kwargs["bin_range"] = tuple(kwargs["bin_range"])
+    init_keys = {}
     if "init" in cfg:
         init = dict(cfg["init"])
         kind = init.pop("kind")
+        init_keys = {f"init {k}": f"init.{k}" for k in init}
         try:
             kwargs["init"] = {"equilibrium": initial.equilibrium, "point": initial.point}[kind](**init)
         except ValueError as e:
-            raise ValueError(f"config [init]: {e}") from None
+            raise _keyed(e, {k: f"init.{k}" for k in init}, "init") from None
+    try:
+        plan_run(landscape, schedule, **kwargs)
+    except ValueError as e:
+        keys = {k: f"simulation.{k}" for k in cfg["simulation"]}
+        raise _keyed(e, {**keys, **init_keys, "schedule": "schedule"}, "simulation") from None
     return landscape, schedule, kwargs
+
+
+def _keyed(error: ValueError, keys: dict[str, str], section: str) -> ValueError:
+    """Prefix `error` with the config key whose name it mentions first.
+
+    The builders' messages name their argument (`lr must be ...`), which is the
+    key's name; `keys` maps such names to the config key.
+    """
+    message = str(error)
+    hits = []
+    for name, key in keys.items():
+        m = re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", message)
+        if m:
+            hits.append((m.start(), -len(name), key))
+    if hits:
+        key = min(hits)[2]
+        return ValueError(f"config key '{key}': {message}" if "." in key
+                          else f"config [{key}]: {message}")
+    return ValueError(f"config [{section}]: {message}")

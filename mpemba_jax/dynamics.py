@@ -21,6 +21,7 @@ import dataclasses
 import math
 
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 __all__ = ["Dynamics", "TIME_CONVENTIONS"]
@@ -45,10 +46,10 @@ class Dynamics:
         if self.time not in TIME_CONVENTIONS:
             raise ValueError(f"time must be one of {TIME_CONVENTIONS}; got {self.time!r}")
         g = self.temperature_scale
-        if isinstance(g, bool) or not isinstance(g, (int, float)) or not (
-            math.isfinite(g) and g > 0
-        ):
-            raise ValueError(f"temperature_scale must be finite and > 0; got {g!r}")
+        number = isinstance(g, (int, float, np.integer, np.floating)) and not isinstance(
+            g, (bool, np.bool_))
+        if not (number and math.isfinite(g) and g > 0):
+            raise ValueError(f"temperature_scale must be a finite number > 0; got {g!r}")
         object.__setattr__(self, "temperature_scale", float(g))
 
     def mobility(self, lr: ArrayLike):

@@ -80,7 +80,10 @@ def equilibrium(lr: float) -> Equilibrium:
 
 def point(y: float, x: float = 0.0) -> Point:
     """Initial state: every particle at river position `y`, valley position `x`."""
-    y, x = float(y), float(x)
+    try:
+        y, x = float(y), float(x)
+    except (TypeError, ValueError):
+        raise ValueError(f"point needs numbers y and x; got y={y!r}, x={x!r}") from None
     if not (math.isfinite(y) and math.isfinite(x)):
         raise ValueError(f"point needs finite y and x; got y={y}, x={x}")
     return Point(y, x)
@@ -106,8 +109,10 @@ def as_init(init, n_particles: int, valley_dim: int):
             f"init arrays must have shapes x: ({n_particles}, {valley_dim}) and "
             f"y: ({n_particles},); got x: {x.shape}, y: {y.shape}"
         )
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
-        raise ValueError("init arrays must be finite")
+    for name, v in (("y", y), ("x", x)):
+        if not np.all(np.isfinite(v)):
+            i = np.unravel_index(np.argmax(~np.isfinite(v)), v.shape)
+            raise ValueError(f"init arrays must be finite; got {name}[{', '.join(map(str, i))}] = {v[i]}")
     return Arrays(x, y)
 
 

@@ -141,6 +141,9 @@ class ValleyRiver:
         temperature = float(temperature)
         if not (math.isfinite(temperature) and temperature > 0):
             raise ValueError(f"temperature must be finite and > 0; got {temperature}")
+        tail = float(tail)
+        if not (math.isfinite(tail) and tail > 0):
+            raise ValueError(f"tail must be finite and > 0; got {tail}")
         if self.domain is not None:
             return self.domain
         half = 1.0
@@ -148,7 +151,9 @@ class ValleyRiver:
             y = np.linspace(-half, half, _CHECK_POINTS)
             f = self.free_energy_np(y, temperature)
             if not np.all(np.isfinite(f)):
-                # Outside the region where V or a is finite nothing can confine.
+                # Outside the region where V or a is finite nothing can confine;
+                # say which of V and a fails, and where.
+                self.check_region(-half, half)
                 raise ValueError(
                     f"landscape {self.name!r}: free energy is not finite on "
                     f"[{-half:g}, {half:g}] at T={temperature:g}"
@@ -204,7 +209,7 @@ class ValleyRiver:
             i = np.nonzero(~(np.isfinite(a) & (a > 0)))[0][0]
             raise ValueError(
                 f"landscape {self.name!r}: curvature a(y) must be finite and > 0 on "
-                f"[{y_lo:g}, {y_hi:g}]; a({y[i]:g}) = {a[i]:g}"
+                f"[{y_lo:g}, {y_hi:g}]; a({y[i]:g}) = {a[i] + 0.0:g}"
             )
 
     def _check(self) -> None:

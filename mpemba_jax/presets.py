@@ -9,6 +9,7 @@ the documented defaults.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -59,10 +60,23 @@ def list_presets() -> dict[str, dict[str, Any]]:
     return out
 
 
+def _number(name: str, value: float) -> float:
+    """A finite real parameter, or `ValueError` naming it."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a finite number; got {value!r}")
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number; got {value!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; got {value}")
+    return value
+
+
 def _positive(name: str, value: float) -> float:
-    value = float(value)
+    value = _number(name, value)
     if not value > 0:
-        raise ValueError(f"{name} must be > 0; got {value}")
+        raise ValueError(f"{name} must be finite and > 0; got {value}")
     return value
 
 
@@ -80,7 +94,7 @@ def harmonic(
     """
     k = _positive("stiffness", stiffness)
     a = _positive("valley_curvature", valley_curvature)
-    c = float(center)
+    c = _number("center", center)
     return ValleyRiver(
         river=lambda y: 0.5 * k * (y - c) ** 2,
         curvature=lambda y: a + 0.0 * y,
@@ -108,7 +122,7 @@ def double_well(
     h = _positive("barrier", barrier)
     w = _positive("width", width)
     a0 = _positive("a0", a0)
-    s, g = float(tilt), float(growth)
+    s, g = _number("tilt", tilt), _number("growth", growth)
     return ValleyRiver(
         river=lambda y: h * ((y / w) ** 2 - 1.0) ** 2 - s * y,
         curvature=lambda y: a0 * jnp.exp(g * y / w),
@@ -183,7 +197,17 @@ def kinked_double_well(
     sl = _positive("slope_left", slope_left)
     sr = _positive("slope_right", slope_right)
     a0 = _positive("a0", a0)
-    s, g = float(tilt), float(growth)
+    s, g = _number("tilt", tilt), _number("growth", growth)
+    # V0' = -tilt at both wells: the linear tails start beyond them only if the
+    # maximum slopes exceed that.
+    if not sr > -s:
+        raise ValueError(
+            f"slope_right must be > -tilt = {-s:g} (the river's slope at the right well); "
+            f"got slope_right={sr:g}")
+    if not sl > s:
+        raise ValueError(
+            f"slope_left must be > tilt = {s:g} (minus the river's slope at the left well); "
+            f"got slope_left={sl:g}")
     # V0' = 4 h (y^2 / w^2 - 1) y / w^2 - tilt; solve V0' = +sr (right), -sl (left).
     yr = _cubic_root(4 * h / wr**4, -4 * h / wr**2, -s - sr, wr, +1)
     yl = _cubic_root(4 * h / wl**4, -4 * h / wl**2, -s + sl, -wl, -1)
@@ -244,7 +268,8 @@ def box_wells(
     bl = _positive("box_left", box_left)
     br = _positive("box_right", box_right)
     a0 = _positive("a0", a0)
-    cl, cr, g = float(centre_left), float(centre_right), float(growth)
+    cl, cr = _number("centre_left", centre_left), _number("centre_right", centre_right)
+    g = _number("growth", growth)
     return ValleyRiver(
         river=lambda y: -dl * jnp.exp(-0.5 * ((y - cl) / sl) ** 2)
         - dr * jnp.exp(-0.5 * ((y - cr) / sr) ** 2),

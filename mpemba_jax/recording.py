@@ -118,17 +118,39 @@ def make_record(landscape: ValleyRiver, bins: Bins,
         for _, f in observables:
             v = jnp.broadcast_to(f(x, y), y.shape).astype(y.dtype)
             terms += [v, v**2]
-        # Per-block sums: the host adds blocks in float64, so the float32 error
-        # stays at one block's and no result depends on the chunking.
-        sums = jnp.stack([jnp.sum(jnp.where(use, t, zero), axis=-1) for t in terms], axis=-1)
+        # Per-block sums by a fixed pairwise tree (see `block_sum`); the host adds
+        # blocks in float64 in block order, so no result depends on the chunking.
+        sums = jnp.stack([block_sum(jnp.where(use, t, zero)) for t in terms], axis=-1)
         return counts, sums
 
     return record
 
 
+def block_sum(v: jax.Array) -> jax.Array:
+    """Sum over the last axis `(..., B) -> (...)` by a fixed pairwise tree.
+
+    A reduction's association order is XLA's choice and depends on the array's
+    shape (how many blocks a chunk holds); a tree of elementwise adds of halves
+    is the same IEEE computation for every block whatever the leading shape, so
+    chunking and sharding leave the float32 sums bit-identical.
+    """
+    width = 1 << max(0, (v.shape[-1] - 1).bit_length())
+    v = jnp.pad(v, [(0, 0)] * (v.ndim - 1) + [(0, width - v.shape[-1])])
+    while v.shape[-1] > 1:
+        half = v.shape[-1] // 2
+        v = v[..., :half] + v[..., half:]
+    return v[..., 0]
+
+
 def moments(sums: np.ndarray, names: tuple[str, ...], center: float,
             user_names: tuple[str, ...]) -> tuple[dict, dict]:
     """Means and standard errors `(R,)` from summed terms `(R, n_terms)` (float64)."""
+    # Overflowed float sums (a run that blew up) give inf/nan means, not warnings.
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _moments(sums, names, center, user_names)
+
+
+def _moments(sums, names, center, user_names):
     col = {name: sums[:, i] for i, name in enumerate(names)}
     n = np.maximum(col["n"], 1.0)
     means, errors = {}, {}

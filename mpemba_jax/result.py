@@ -2,10 +2,11 @@
 
 A result directory holds `arrays.npz` (the numbers) and `metadata.json`
 (everything needed to reproduce and interpret them, including the SHA-256 of
-`arrays.npz`). Directories are written atomically: into a temporary sibling,
-flushed, then renamed into place; an existing directory is never replaced
-unless `overwrite=True`. `load_result` verifies the checksum and the array
-shapes, so a truncated or edited file fails with an error naming it.
+`arrays.npz`, and of the metadata itself). Directories are written
+atomically: into a temporary sibling, flushed, then renamed into place; an
+existing directory is never replaced unless `overwrite=True`. `load_result`
+verifies both checksums and the array shapes, so a truncated or edited file
+fails with an error naming it.
 """
 
 from __future__ import annotations
@@ -90,6 +91,9 @@ class SimulationResult:
         with atomic_directory(path, overwrite=overwrite) as tmp:
             np.savez(tmp / _ARRAYS, **arrays)
             metadata["arrays_sha256"] = _sha256(tmp / _ARRAYS)
+            # Round-trip through JSON first so the checksum is of what load sees.
+            metadata = json.loads(json.dumps(metadata, default=_json_default, allow_nan=True))
+            metadata["metadata_sha256"] = _metadata_sha256(metadata)
             _write_json(tmp / _METADATA, metadata)
             if extra is not None:
                 extra(tmp)
@@ -111,6 +115,12 @@ def load_result(path: str | os.PathLike) -> SimulationResult:
         metadata = json.loads(meta_file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{meta_file} is not valid JSON ({e}); the file is corrupt") from None
+    if not isinstance(metadata, dict) or metadata.get("metadata_sha256") != _metadata_sha256(
+            {k: v for k, v in metadata.items() if k != "metadata_sha256"}):
+        raise ValueError(
+            f"{meta_file} does not match its recorded checksum: the file was edited or "
+            "was not written by SimulationResult.save"
+        )
     expected = metadata.get("arrays_sha256")
     if expected != _sha256(arrays_file):
         raise ValueError(
@@ -121,8 +131,10 @@ def load_result(path: str | os.PathLike) -> SimulationResult:
         data = {k: z[k] for k in z.files}
     observables = {k.split("/", 1)[1]: v for k, v in data.items() if k.startswith("observable/")}
     errors = {k.split("/", 1)[1]: v for k, v in data.items() if k.startswith("standard_error/")}
-    sum_names = tuple(metadata.pop("sum_names"))
+    sum_names = tuple(metadata.pop("sum_names", ()))
     metadata.pop("arrays_sha256")
+    metadata.pop("metadata_sha256")
+    _check_shapes(arrays_file, data, observables, errors, sum_names)
     return SimulationResult(
         steps=data["steps"], times=data["times"], lr=data["lr"], bin_edges=data["bin_edges"],
         counts=data["counts"], underflow=data["underflow"], overflow=data["overflow"],
@@ -170,6 +182,38 @@ class atomic_directory:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         return False
+
+
+def _check_shapes(arrays_file: Path, data: dict, observables: dict, errors: dict,
+                  sum_names: tuple) -> None:
+    """Raise `ValueError` naming `arrays_file` unless every array has its documented shape."""
+    missing = sorted({"steps", "times", "lr", "bin_edges", "counts", "underflow", "overflow",
+                      "nonfinite", "sums"} - set(data))
+    if missing:
+        raise ValueError(f"{arrays_file} lacks the arrays {missing}")
+    n_records = data["steps"].shape[0] if data["steps"].ndim == 1 else -1
+    n_bins = data["bin_edges"].shape[0] - 1 if data["bin_edges"].ndim == 1 else -1
+    expected = {"steps": (n_records,), "times": (n_records,), "lr": (n_records,),
+                "counts": (n_records, n_bins), "underflow": (n_records,),
+                "overflow": (n_records,), "nonfinite": (n_records,),
+                "sums": (n_records, len(sum_names))}
+    expected.update({f"observable/{k}": (n_records,) for k in observables})
+    expected.update({f"standard_error/{k}": (n_records,) for k in errors})
+    shapes = {"observable/" + k: v.shape for k, v in observables.items()}
+    shapes.update({"standard_error/" + k: v.shape for k, v in errors.items()})
+    shapes.update({k: data[k].shape for k in expected if k in data})
+    bad = {k: shapes[k] for k, shape in expected.items() if shapes.get(k) != shape}
+    if n_records < 0 or n_bins < 1 or bad or set(observables) != set(errors):
+        raise ValueError(
+            f"{arrays_file} has inconsistent arrays (shapes {bad or shapes}); the file is corrupt")
+    for k in ("counts", "underflow", "overflow", "nonfinite"):
+        if not np.issubdtype(data[k].dtype, np.integer):
+            raise ValueError(f"{arrays_file}: {k} must hold integers; got {data[k].dtype}")
+
+
+def _metadata_sha256(metadata: dict) -> str:
+    text = json.dumps(metadata, sort_keys=True, default=_json_default, allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _sha256(path: Path) -> str:

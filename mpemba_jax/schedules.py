@@ -185,7 +185,8 @@ def wsd(
 def power_law_decay(eta_0: float, c: float, n: float) -> Schedule:
     """`d eta / dt = -c eta^n` from `eta_0`: `eta(t) = (eta_0^(1-n) + (n-1) c t)^(1/(1-n))`.
 
-    Exponential `eta_0 exp(-c t)` at `n = 1`; `1/t` at `n = 2`.
+    Exponential `eta_0 exp(-c t)` at `n = 1`; `1/t` at `n = 2`. For `n < 1` the LR
+    reaches zero at the finite time `eta_0^(1-n) / ((1-n) c)` and stays there.
 
     Example:
       >>> round(float(power_law_decay(1.0, 0.5, 2.0)(2.0)), 6)
@@ -193,15 +194,22 @@ def power_law_decay(eta_0: float, c: float, n: float) -> Schedule:
     """
     eta_0 = _lr("eta_0", eta_0, positive=True)
     c = _duration("c", c)
-    n = float(n)
-    if not math.isfinite(n) or n < 1:
-        raise ValueError(f"n must be finite and >= 1; got {n}")
+    try:
+        n = float(n)
+    except (TypeError, ValueError):
+        raise ValueError(f"n must be a finite number; got {n!r}") from None
+    if not math.isfinite(n):
+        raise ValueError(f"n must be finite; got {n}")
 
     def schedule(t):
         t = jnp.asarray(t, jnp.result_type(float, t))
         if n == 1.0:
             return eta_0 * jnp.exp(-c * t)
-        return (eta_0 ** (1 - n) + (n - 1) * c * t) ** (1 / (1 - n))
+        # eta_0 * (1 + z)^(1/(1-n)), z = (n-1) c t eta_0^(n-1), via log1p: stable as n -> 1.
+        z = (n - 1) * c * t * eta_0 ** (n - 1)
+        # n < 1: 1 + z hits 0 at finite t; clamp so the LR stays 0 instead of NaN.
+        alive = z > -1
+        return jnp.where(alive, eta_0 * jnp.exp(jnp.log1p(jnp.where(alive, z, 0.0)) / (1 - n)), 0.0)
 
     return _described(schedule, kind="power_law_decay", eta_0=eta_0, c=c, n=n)
 
@@ -226,8 +234,12 @@ def evaluate_schedule(schedule: Schedule, times: np.ndarray, *, name: str = "sch
         raise ValueError(f"{name} must be a callable t -> lr (e.g. an optax schedule); got {schedule!r}")
     times = np.asarray(times, dtype=np.float64)
     with jax.enable_x64(True):
-        lr = np.asarray(jax.vmap(schedule)(jnp.asarray(times)), dtype=np.float64)
-    lr = np.broadcast_to(lr, times.shape)
+        try:
+            lr = np.asarray(jax.vmap(schedule)(jnp.asarray(times)), dtype=np.float64)
+        except Exception:  # noqa: BLE001 - not traceable: a plain Python t -> lr
+            lr = None
+        if lr is None or lr.shape != times.shape:
+            lr = np.array([_scalar_lr(schedule, t, name) for t in times], dtype=np.float64)
     bad = ~np.isfinite(lr) | (lr < 0)
     if bad.any():
         i = int(np.argmax(bad))
@@ -236,3 +248,20 @@ def evaluate_schedule(schedule: Schedule, times: np.ndarray, *, name: str = "sch
             f"{name}(t={times[i]:g}) = {lr[i]:g}"
         )
     return lr
+
+
+def _scalar_lr(schedule: Schedule, t: float, name: str) -> float:
+    """`schedule(t)` for one Python float `t`, which must be a single number."""
+    try:
+        value = schedule(float(t))
+    except Exception as e:  # noqa: BLE001 - re-raised naming the schedule and the time
+        raise ValueError(f"{name} failed at t={t:g}: {type(e).__name__}: {e}") from e
+    array = np.asarray(value)
+    if not np.issubdtype(array.dtype, np.number):
+        raise ValueError(
+            f"{name} must return one number (the LR) per time; {name}(t={t:g}) returned {value!r}")
+    if array.size != 1:
+        raise ValueError(
+            f"{name} must return one number (the LR) per time; {name}(t={t:g}) returned an "
+            f"array of shape {array.shape}")
+    return float(array.reshape(()))

@@ -202,6 +202,8 @@ def plan_run(landscape, schedule, *, n_particles, n_steps, dt, seed=0, init=None
         raise ValueError(f"landscape must be a mj.ValleyRiver; got {type(landscape).__name__}")
     n_particles = _positive_int("n_particles", n_particles)
     n_steps = _positive_int("n_steps", n_steps)
+    if n_steps >= 2**31:  # the step index is an int32 in the compiled loop and the noise key
+        raise ValueError(f"n_steps must be < 2**31; got {n_steps}")
     try:
         dt = float(dt)
     except (TypeError, ValueError):
@@ -212,14 +214,21 @@ def plan_run(landscape, schedule, *, n_particles, n_steps, dt, seed=0, init=None
     if seed >= 2**63:
         raise ValueError(f"seed must be < 2**63; got {seed}")
     dynamics = Dynamics(time=time, temperature_scale=temperature_scale)
-    dtype = {"float32": jnp.float32, "float64": jnp.float64}.get(
-        str(np.dtype(dtype)) if not isinstance(dtype, str) else dtype)
-    if dtype is None:
-        raise ValueError("dtype must be 'float32' or 'float64'")
+    try:
+        dtype_name = dtype if isinstance(dtype, str) else str(np.dtype(dtype))
+    except TypeError:
+        dtype_name = None
+    if dtype_name not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
+    dtype = {"float32": jnp.float32, "float64": jnp.float64}[dtype_name]
     _choice("integrator", integrator, INTEGRATORS)
     _choice("generator", generator, _noise.GENERATORS)
     _choice("on_nonfinite", on_nonfinite, ("raise", "count"))
     block_size = _positive_int("block_size", block_size)
+    if -(-n_particles // block_size) >= 2**32:  # block ids are uint32
+        raise ValueError(
+            f"n_particles={n_particles} needs 2^32 or more noise blocks of block_size="
+            f"{block_size}; use a larger block_size")
 
     lr_steps = evaluate_schedule(schedule, np.arange(n_steps + 1) * dt)
 
@@ -275,6 +284,15 @@ def plan_run(landscape, schedule, *, n_particles, n_steps, dt, seed=0, init=None
     chunk_blocks = min(chunk_blocks, -(-n_particles // block_size))
     # Every device holds the same number of blocks.
     chunk_blocks = -(-chunk_blocks // len(devices)) * len(devices)
+    # A chunk's histogram is counted in int32 on the device (int64 across
+    # chunks on the host), so a chunk holds fewer than 2^31 particles.
+    if chunk_blocks * block_size >= 2**31:
+        chunk_blocks = max(len(devices), (2**31 - 1) // block_size // len(devices) * len(devices))
+        if chunk_blocks * block_size >= 2**31:
+            raise ValueError(
+                f"block_size={block_size} x {len(devices)} device(s) puts 2^31 or more "
+                "particles in one chunk, beyond the int32 per-chunk histogram; use a smaller "
+                "block_size")
 
     return RunPlan(
         landscape=landscape, dynamics=dynamics, schedule_description=describe_schedule(schedule),
@@ -443,7 +461,6 @@ def _run(plan: RunPlan, progress: bool) -> SimulationResult:
             x, y = put(jnp.asarray(x, plan.dtype), sharded), put(jnp.asarray(y, plan.dtype), sharded)
         else:
             x, y = init_state(root, block_ids, params)
-        chunk_counts, chunk_sums = [], []
         s = 0
         for r, target in enumerate(plan.record_steps):
             while s < target:
@@ -455,8 +472,6 @@ def _run(plan: RunPlan, progress: bool) -> SimulationResult:
                 if n_bad and plan.on_nonfinite == "raise":
                     bar.close()
                     bad = int(first_bad(root, x, y, block_ids, lr_table, dt, np.int32(s), np.int32(n)))
-                    counts_total[:r] += np.asarray(chunk_counts, np.int64).reshape(r, -1)
-                    sums_total[:r] += np.asarray(chunk_sums).reshape(r, -1)
                     raise _diverged(plan, bad, n_bad, counts_total[:r], sums_total[:r],
                                     names, (c + 1) * cb * B, start)
                 x, y = x_new, y_new
@@ -467,12 +482,17 @@ def _run(plan: RunPlan, progress: bool) -> SimulationResult:
                 steps_per_call = int(np.clip(n * _SECONDS_PER_CALL / max(elapsed, 1e-4),
                                              1, 4 * max(n, steps_per_call)))
             counts, block_sums = record(x, y, valid)
-            chunk_counts.append(np.asarray(counts, np.int64))
-            chunk_sums.append(np.asarray(block_sums, np.float64).sum(axis=0))
-        counts_total += np.asarray(chunk_counts)
-        sums_total += np.asarray(chunk_sums)
+            counts_total[r] += np.asarray(counts, np.int64)
+            sums_total[r] = _add_blocks(sums_total[r], np.asarray(block_sums, np.float64))
     bar.close()
     return _result(plan, counts_total, sums_total, names, plan.n_particles, start)
+
+
+def _add_blocks(total: np.ndarray, block_sums: np.ndarray) -> np.ndarray:
+    """`total (n_terms,)` plus the rows of `block_sums (n_blocks, n_terms)`, added
+    one block after another in block order (`cumsum` is sequential), so the
+    float64 rounding is the same however the blocks were split into chunks."""
+    return np.cumsum(np.concatenate([total[None], block_sums]), axis=0)[-1]
 
 
 def _pad_arrays(init, index, n_particles, d):

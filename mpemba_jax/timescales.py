@@ -26,13 +26,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
+import jax
 import numpy as np
 from jax.typing import ArrayLike
 
 from .fokker_planck import FokkerPlanck, mobility_of
 from .landscape import ValleyRiver
+from .schedules import power_law_decay
 
-__all__ = ["tau_x", "tau_y", "DecayWindow", "decay_window", "power_decay"]
+__all__ = ["tau_x", "tau_y", "DecayWindow", "decay_window"]
 
 
 def tau_x(fp: FokkerPlanck, lr: ArrayLike) -> np.ndarray | float:
@@ -91,21 +93,6 @@ def tau_y(
     return out.reshape(lrs.shape) if lrs.shape else float(out[0])
 
 
-def power_decay(eta0: float, c: float, n: float) -> Callable[[ArrayLike], np.ndarray]:
-    """The schedule solving `d eta / dt = -c eta^n`, `eta(0) = eta0`, as `t -> eta(t)`."""
-    if not (eta0 > 0 and c > 0):
-        raise ValueError(f"eta0 and c must be > 0; got eta0={eta0}, c={c}")
-
-    def eta(t):
-        t = np.asarray(t, np.float64)
-        if abs(n - 1.0) < 1e-12:
-            return eta0 * np.exp(-c * t)
-        base = eta0 ** (1.0 - n) + (n - 1.0) * c * t
-        return np.where(base > 0, np.abs(base) ** (1.0 / (1.0 - n)), 0.0)
-
-    return eta
-
-
 class DecayWindow(NamedTuple):
     """Allowed `|d ln eta / dt|` between the plateau and the bath LR.
 
@@ -126,9 +113,12 @@ class DecayWindow(NamedTuple):
 
     def bounds(self, t: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """`(eta_fast(t), eta_slow(t))` from the peak LR: a schedule in the window
-        keeps `eta_fast <= eta(t) <= eta_slow` (closed forms, `power_decay`)."""
+        keeps `eta_fast <= eta(t) <= eta_slow` (closed forms, `schedules.power_law_decay`)."""
         eta0 = float(self.lrs[0])
-        return power_decay(eta0, *self.fast)(t), power_decay(eta0, *self.slow)(t)
+        fast, slow = (power_law_decay(eta0, *p) for p in (self.fast, self.slow))
+        t = np.asarray(t, np.float64)
+        with jax.enable_x64(True):
+            return np.asarray(fast(t)), np.asarray(slow(t))
 
     def check(self, schedule: Callable, t: ArrayLike) -> np.ndarray:
         """`-1` / `0` / `+1` per time: decaying too slowly / inside / too fast,

@@ -9,7 +9,8 @@ import pytest
 
 import mpemba_jax as mj
 from mpemba_jax.fokker_planck import FokkerPlanck
-from mpemba_jax.timescales import decay_window, power_decay, tau_x, tau_y
+from mpemba_jax.schedules import power_law_decay as power_decay
+from mpemba_jax.timescales import decay_window, tau_x, tau_y
 
 
 def test_tau_x_and_tau_y_harmonic():
