@@ -4,7 +4,7 @@
 batch is an LR table `(S, n_steps + 1)` (each schedule evaluated on the host
 in float64 at `s * dt`, as `simulate` does), and one jitted `fori_loop` over
 steps advances the state `x: (S, n_blocks, B, d)`, `y: (S, n_blocks, B)` with
-the engine's step function vmapped over the schedule axis. The noise of step
+the engine's step function mapped (`lax.map`) over the schedule axis. The noise of step
 `s` is drawn once per block with the engine's keying (`noise.block_normals`)
 and shared by every schedule, so
 
@@ -20,7 +20,7 @@ and shared by every schedule, so
 The driver streams chunks of whole blocks (per schedule `chunk_size`
 particles, so memory is `S * chunk_size` particles) and returns to Python only
 to record, report progress and check for non-finite particles. Recording uses
-the engine's `recording.make_record`, vmapped over schedules.
+the engine's `recording.make_record`, mapped over schedules.
 
 Theory for the same schedules: `schedule_theory` evolves the river's cell
 masses with `mj.evolve` (Fokker–Planck, THEORY sections 3 and 6) and the
@@ -236,13 +236,15 @@ def _common_bins(landscape, dynamics, tables, init, bins, bin_range):
 @functools.lru_cache(maxsize=16)
 def _kernels(landscape, dynamics, integrator, block_size, dtype, edges, uniform, observables):
     step = make_step(landscape, dynamics, integrator)
-    batched_step = jax.vmap(step, in_axes=(0, 0, None, 0, None))
     width = landscape.valley_dim + 1
 
     def one_step(root, block_ids, lr_table, dt, s, x, y):
         # One draw per block, shared by every schedule (common random numbers).
         noise = _noise.block_normals(root, s, block_ids, block_size, width, dtype)
-        return batched_step(x, y, noise, lr_table[:, s], dt)
+        # `lax.map`, not `vmap`: a vmapped step lets XLA fuse the per-schedule
+        # LR differently and the float32 states drift from `simulate`'s in the
+        # last bit; the mapped step is the very computation `simulate` runs.
+        return jax.lax.map(lambda c: step(c[0], c[1], noise, c[2], dt), (x, y, lr_table[:, s]))
 
     @jax.jit
     def advance(root, x, y, block_ids, lr_table, dt, s0, n):
@@ -252,8 +254,9 @@ def _kernels(landscape, dynamics, integrator, block_size, dtype, edges, uniform,
         return x, y, jnp.sum(~finite, axis=(1, 2))
 
     bins = _recording.Bins(np.asarray(edges), uniform)
-    record = jax.jit(jax.vmap(_recording.make_record(landscape, bins, observables),
-                              in_axes=(0, 0, None)))
+    record_one = _recording.make_record(landscape, bins, observables)
+    record = jax.jit(lambda x, y, valid: jax.lax.map(lambda c: record_one(c[0], c[1], valid),
+                                                      (x, y)))
     return advance, record
 
 

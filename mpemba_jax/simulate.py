@@ -23,9 +23,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 import platform
 import time as _time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -34,6 +36,11 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from . import initial as _initial
+from .checkpoint import FILENAME as _CHECKPOINT_FILE
+from .checkpoint import Checkpoint as _Checkpoint
+from .checkpoint import fingerprint as _fingerprint
+from .checkpoint import load_checkpoint as _load_checkpoint
+from .checkpoint import save_checkpoint as _save_checkpoint
 from . import noise as _noise
 from . import recording as _recording
 from .dynamics import Dynamics
@@ -121,6 +128,9 @@ def simulate(
     devices=None,
     on_nonfinite: str = "raise",
     progress: bool = True,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 1000,
+    resume: bool = False,
 ) -> SimulationResult:
     """Simulate `n_particles` valley–river particles for `n_steps` steps of size `dt`.
 
@@ -152,6 +162,12 @@ def simulate(
       on_nonfinite: "raise" (default) stops at the first non-finite particle
         with `SimulationDiverged`; "count" excludes them and counts them.
       progress: show a progress line on runs longer than two seconds.
+      checkpoint: a directory to write the run's state to, atomically, every
+        `checkpoint_every` steps and at the end of every chunk (see
+        `checkpoint`). If it already holds a checkpoint, `resume=True`
+        continues that run (which must have the same arguments) and gives a
+        result bit-identical to an uninterrupted run; `resume=False` refuses
+        rather than overwrite it.
 
     Returns:
       `SimulationResult` with `counts` of shape `(n_records, n_bins)`.
@@ -172,7 +188,11 @@ def simulate(
         generator=generator, block_size=block_size, chunk_size=chunk_size,
         devices=devices, on_nonfinite=on_nonfinite,
     )
-    return run_plan(plan, progress=progress)
+    store = None
+    if checkpoint is not None:
+        store = _CheckpointStore(Path(checkpoint), _fingerprint(plan),
+                                 _positive_int("checkpoint_every", checkpoint_every), resume)
+    return run_plan(plan, progress=progress, checkpoint=store)
 
 
 # ---------------------------------------------------------------------------
@@ -413,15 +433,38 @@ def _init_kernel(landscape, dynamics, block_size, dtype, kind):
 # ---------------------------------------------------------------------------
 # Running a plan
 # ---------------------------------------------------------------------------
-def run_plan(plan: RunPlan, *, progress: bool = True) -> SimulationResult:
+@dataclasses.dataclass(frozen=True)
+class _CheckpointStore:
+    """Where and how often a run checkpoints (see `checkpoint`)."""
+
+    directory: Path
+    fingerprint: str
+    every: int
+    resume: bool
+
+    def load(self) -> _Checkpoint | None:
+        if (self.directory / _CHECKPOINT_FILE).exists() and not self.resume:
+            raise FileExistsError(
+                f"{self.directory / _CHECKPOINT_FILE} holds a checkpoint of an earlier run; "
+                "pass resume=True (CLI: --resume) to continue it, or remove it")
+        return _load_checkpoint(self.directory, self.fingerprint)
+
+    def save(self, chunk, step, x, y, counts, sums) -> None:
+        _save_checkpoint(self.directory, self.fingerprint, _Checkpoint(
+            chunk, step, None if x is None else np.asarray(x),
+            None if y is None else np.asarray(y), counts, sums))
+
+
+def run_plan(plan: RunPlan, *, progress: bool = True,
+             checkpoint: _CheckpointStore | None = None) -> SimulationResult:
     """Execute a checked `RunPlan` (see `simulate`)."""
     if plan.dtype == jnp.float64:
         with jax.enable_x64(True):
-            return _run(plan, progress)
-    return _run(plan, progress)
+            return _run(plan, progress, checkpoint)
+    return _run(plan, progress, checkpoint)
 
 
-def _run(plan: RunPlan, progress: bool) -> SimulationResult:
+def _run(plan: RunPlan, progress: bool, store: _CheckpointStore | None) -> SimulationResult:
     start = _time.perf_counter()
     init = plan.init
     advance, first_bad = _step_kernels(plan.landscape, plan.dynamics, plan.integrator,
@@ -447,11 +490,15 @@ def _run(plan: RunPlan, progress: bool) -> SimulationResult:
     counts_total = np.zeros((n_records, n_bins + 3), np.int64)
     sums_total = np.zeros((n_records, len(names)), np.float64)
     B, cb = plan.block_size, plan.chunk_blocks
+    saved = store.load() if store is not None else None
+    if saved is not None:
+        counts_total[:], sums_total[:] = saved.counts, saved.sums
+    first_chunk = saved.chunk if saved is not None else 0
     bar = Progress(plan.n_blocks * B * plan.n_steps, enabled=progress)
-    done = 0.0
+    done = float(first_chunk * cb * B * plan.n_steps)
     steps_per_call = max(1, (1 << 22) // (cb * B))
 
-    for c in range(plan.n_chunks):
+    for c in range(first_chunk, plan.n_chunks):
         block_ids_np = np.arange(c * cb, (c + 1) * cb, dtype=np.uint32)
         index = block_ids_np[:, None].astype(np.int64) * B + np.arange(B)
         valid = put(jnp.asarray(index < plan.n_particles), sharded)
@@ -462,7 +509,15 @@ def _run(plan: RunPlan, progress: bool) -> SimulationResult:
         else:
             x, y = init_state(root, block_ids, params)
         s = 0
+        if saved is not None and saved.x is not None and c == first_chunk:
+            # Resume inside this chunk: records at steps < s are in the totals.
+            x, y = put(jnp.asarray(saved.x), sharded), put(jnp.asarray(saved.y), sharded)
+            s = saved.step
+            done += s * cb * B
+        last_saved = s
         for r, target in enumerate(plan.record_steps):
+            if target < s:
+                continue
             while s < target:
                 n = int(min(steps_per_call, target - s))
                 t0 = _time.perf_counter()
@@ -481,9 +536,15 @@ def _run(plan: RunPlan, progress: bool) -> SimulationResult:
                 elapsed = _time.perf_counter() - t0
                 steps_per_call = int(np.clip(n * _SECONDS_PER_CALL / max(elapsed, 1e-4),
                                              1, 4 * max(n, steps_per_call)))
+                if store is not None and s - last_saved >= store.every:
+                    # Before the record at `s` (if any): resuming takes it.
+                    store.save(c, s, x, y, counts_total, sums_total)
+                    last_saved = s
             counts, block_sums = record(x, y, valid)
             counts_total[r] += np.asarray(counts, np.int64)
             sums_total[r] = _add_blocks(sums_total[r], np.asarray(block_sums, np.float64))
+        if store is not None:
+            store.save(c + 1, 0, None, None, counts_total, sums_total)
     bar.close()
     return _result(plan, counts_total, sums_total, names, plan.n_particles, start)
 
