@@ -130,3 +130,54 @@ def test_sigkill_at_a_random_moment_then_resume(tmp_path):
     resumed = mj.simulate(land, sched, checkpoint=ckpt, checkpoint_every=50, resume=True, **kw)
     _assert_identical(resumed, mj.simulate(land, sched, **kw))
     assert not [p for p in ckpt.iterdir() if p.name != "checkpoint.npz"], "temp files left"
+
+
+CONFIG = """
+[landscape]
+preset = "double_well"
+
+[schedule]
+kind = "constant"
+lr = 0.05
+
+[init]
+kind = "equilibrium"
+lr = 0.1
+
+[simulation]
+n_particles = 5000
+n_steps = 60
+dt = 1.0
+seed = 3
+record_every = 15
+bins = 40
+chunk_size = 2048
+"""
+
+
+def test_cli_resume_completes_a_killed_run(tmp_path, monkeypatch):
+    from mpemba_jax.cli import main
+
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(CONFIG)
+    out, ckpt = tmp_path / "out", tmp_path / "out.checkpoint"
+    save = simulate_module._CheckpointStore.save
+
+    def save_then_die(self, *args):
+        save(self, *args)
+        raise Interrupted
+
+    monkeypatch.setattr(simulate_module._CheckpointStore, "save", save_then_die)
+    with pytest.raises(Interrupted):
+        main(["simulate", "--config", str(cfg), "--out", str(out), "--checkpoint-every", "10",
+              "--no-progress"])
+    monkeypatch.setattr(simulate_module._CheckpointStore, "save", save)
+    assert not out.exists() and (ckpt / "checkpoint.npz").exists()
+    # starting it afresh would clobber the checkpoint: refused
+    assert main(["simulate", "--config", str(cfg), "--out", str(out), "--checkpoint-every", "10",
+                 "--no-progress"]) == 2
+    assert main(["simulate", "--resume", str(ckpt), "--no-progress"]) == 0
+    assert not ckpt.exists()
+    assert main(["simulate", "--config", str(cfg), "--out", str(tmp_path / "ref"),
+                 "--no-progress"]) == 0
+    _assert_identical(mj.load_result(out), mj.load_result(tmp_path / "ref"))
