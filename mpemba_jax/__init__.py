@@ -34,3 +34,16 @@ from .timescales import DecayWindow as DecayWindow
 from .timescales import decay_window as decay_window
 from .timescales import tau_x as tau_x
 from .timescales import tau_y as tau_y
+from .validate import CrossingVerdict as CrossingVerdict
+from .validate import Verdict as Verdict
+from .validate import find_crossing as find_crossing
+from .validate import validate as validate
+from .validate import validate_crossing as validate_crossing
+from .compare import BatchResult as BatchResult
+from .compare import greedy_anneal as greedy_anneal
+from .compare import lr_sum as lr_sum
+from .compare import match_lr_sum as match_lr_sum
+from .compare import paired_difference as paired_difference
+from .compare import run_batch as run_batch
+from .compare import schedule_theory as schedule_theory
+from .compare import window_decay as window_decay

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("presets", "simulate", "bench", "theory")
+COMMANDS = ("presets", "simulate", "bench", "theory", "compare_schedules", "validate")
 
 
 def build_parser() -> argparse.ArgumentParser:

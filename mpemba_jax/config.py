@@ -71,11 +71,13 @@ def load_config(path: str | Path) -> dict[str, Any]:
     """Read and check a TOML config; errors name the file and the key at fault."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))  # TOML is UTF-8
     except FileNotFoundError:
         raise ValueError(f"config file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as e:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"config file {path} is not valid TOML: {e}") from None
+    except OSError as e:
+        raise ValueError(f"config file {path} cannot be read: {e}") from None
     try:
         return check_config(raw)
     except ValueError as e:

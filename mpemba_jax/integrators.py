@@ -1,16 +1,45 @@
 """One time step of the valley–river Langevin dynamics (THEORY section 2).
 
-Euler–Maruyama with step `h`, mobility `mu`, temperature `T`:
+With step `h`, mobility `mu`, temperature `T`, amplitude `s = sqrt(2 mu T h)`
+and unit-variance noise `n = (n_x, n_y)`:
 
-    x <- x - mu a(y) x h                     + sqrt(2 mu T h) n_x
-    y <- y - mu (V'(y) + 0.5 a'(y) |x|^2) h  + sqrt(2 mu T h) n_y
+`"euler_maruyama"` (the reference; with `time="steps"` and `h = 1` it *is*
+SGD with Gaussian gradient noise)::
 
-then `y` is reflected at the walls. With `time="steps"` and `h = 1` this *is*
-SGD with Gaussian gradient noise. Stable for `mu a h < 2`, accurate for
-`mu a h << 1`.
+    x <- x - mu a(y) x h                     + s n_x
+    y <- y - mu (V'(y) + 0.5 a'(y) |x|^2) h  + s n_y
+
+Stable for `mu a h < 2`, accurate for `mu a h << 1`; weak order one.
+
+`"valley_exact"` (splitting): the valley's Ornstein–Uhlenbeck step with `y`
+frozen, taken exactly, then the river's Euler–Maruyama step with the new `x`::
+
+    x <- x exp(-mu a(y) h) + sqrt(T / a(y) (1 - exp(-2 mu a(y) h))) n_x
+    y <- y - mu (V'(y) + 0.5 a'(y) |x|^2) h  + s n_y
+
+The valley keeps its exact conditional variance `T / a(y)` at any `h`, so it
+is stable for any valley stiffness and `h` is set by the river alone.
+
+`"leimkuhler_matthews"`: the Euler–Maruyama update driven by the average of
+consecutive steps' noise, `n = (n_s + n_{s+1}) / 2`: the same cost per step
+(each step's noise is drawn once and carried to the next), weak order two
+for the stationary distribution (exact stationary variance on a harmonic
+well). Stable for `mu a h < 2`.
+
+After each step `y` is reflected at the walls.
 
 A step function has the signature `step(x, y, noise, lr, dt) -> (x, y)` with
-`x: (..., d)`, `y: (...)`, `noise: (..., d + 1)` standard normals.
+`x: (..., d)`, `y: (...)`, `noise: (..., d + 1)` of unit variance. For the
+Leimkuhler–Matthews scheme the driver passes the averaged noise
+(`averages_noise(integrator)`).
+
+Example:
+  >>> import jax.numpy as jnp, mpemba_jax as mj
+  >>> from mpemba_jax.integrators import make_step
+  >>> step = make_step(mj.preset("harmonic"), mj.Dynamics(), "valley_exact")
+  >>> x, y = step(jnp.ones((4, 1)), jnp.zeros(4), jnp.zeros((4, 2)), 0.1, 1.0)
+  >>> x.shape, y.shape
+  ((4, 1), (4,))
 """
 
 from __future__ import annotations
@@ -23,9 +52,11 @@ import jax.numpy as jnp
 from .dynamics import Dynamics
 from .landscape import ValleyRiver
 
-__all__ = ["INTEGRATORS", "make_step", "reflect"]
+__all__ = ["INTEGRATORS", "EXPLICIT_VALLEY", "make_step", "averages_noise", "reflect"]
 
-INTEGRATORS = ("euler_maruyama",)
+INTEGRATORS = ("euler_maruyama", "valley_exact", "leimkuhler_matthews")
+# Integrators whose valley step is explicit (stable only for mu a h < 2).
+EXPLICIT_VALLEY = ("euler_maruyama", "leimkuhler_matthews")
 
 Step = Callable[[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
 
@@ -40,11 +71,16 @@ def reflect(y: jax.Array, domain: tuple[float, float] | None) -> jax.Array:
     return lo + length - jnp.abs(length - z)
 
 
+def averages_noise(integrator: str) -> bool:
+    """Whether step `s` of `integrator` takes `(n_s + n_{s+1}) / 2` as its noise."""
+    _check(integrator)
+    return integrator == "leimkuhler_matthews"
+
+
 def make_step(landscape: ValleyRiver, dynamics: Dynamics,
               integrator: str = "euler_maruyama") -> Step:
     """The step function of `integrator` for this landscape and convention."""
-    if integrator not in INTEGRATORS:
-        raise ValueError(f"integrator must be one of {INTEGRATORS}; got {integrator!r}")
+    _check(integrator)
     d = landscape.valley_dim
 
     def euler_maruyama(x, y, noise, lr, dt):
@@ -55,4 +91,24 @@ def make_step(landscape: ValleyRiver, dynamics: Dynamics,
         y = y - (mu * dt) * grad_y + amplitude * noise[..., d]
         return x, reflect(y, landscape.domain)
 
-    return euler_maruyama
+    def valley_exact(x, y, noise, lr, dt):
+        mu, temperature = dynamics.mobility(lr), dynamics.temperature(lr)
+        a = landscape.curvature(y)
+        rate = (mu * dt) * a
+        # expm1 keeps the variance accurate when mu a h is tiny (float32).
+        spread = jnp.sqrt(temperature / a * -jnp.expm1(-2.0 * rate))
+        x = x * jnp.exp(-rate)[..., None] + spread[..., None] * noise[..., :d]
+        grad_y = landscape.river_slope(y) + 0.5 * landscape.curvature_slope(y) * jnp.sum(
+            jnp.square(x), axis=-1)
+        amplitude = jnp.sqrt(2.0 * mu * temperature * dt)
+        y = y - (mu * dt) * grad_y + amplitude * noise[..., d]
+        return x, reflect(y, landscape.domain)
+
+    if integrator == "valley_exact":
+        return valley_exact
+    return euler_maruyama  # Leimkuhler–Matthews: the same update, averaged noise
+
+
+def _check(integrator: str) -> None:
+    if integrator not in INTEGRATORS:
+        raise ValueError(f"integrator must be one of {INTEGRATORS}; got {integrator!r}")

@@ -11,7 +11,8 @@ It also knows the coarse-grained free energy of THEORY section 3,
 and the stretch of river `support(T)` where `exp(-F_T / T)` carries all but a
 negligible mass, which the equilibrium sampler and the Fokker–Planck grid
 share. A landscape is a static, hashable Python object: jitted functions close
-over it and retrace only when a different landscape is passed.
+over it and retrace only when a different landscape is passed (two presets of
+the same name and parameters are the same landscape).
 """
 
 from __future__ import annotations
@@ -183,6 +184,18 @@ class ValleyRiver:
             "valley_dim": self.valley_dim,
             "domain": None if self.domain is None else list(self.domain),
         }
+
+    # Custom landscapes are equal only to themselves (their functions are opaque);
+    # `preset(name, **params)` sets `_identity` so equal presets compare equal.
+    _identity: tuple | None = None
+
+    def __eq__(self, other: object) -> bool:
+        if self._identity is not None and isinstance(other, ValleyRiver):
+            return self._identity == other._identity
+        return self is other
+
+    def __hash__(self) -> int:
+        return object.__hash__(self) if self._identity is None else hash(self._identity)
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.params.items())

@@ -1,33 +1,71 @@
-"""How every particle's noise is keyed.
+"""How every particle's noise is keyed and drawn.
 
-Particles are grouped into fixed *noise blocks* of `block_size` consecutive
-particle indices. The Gaussian vector of block `b` at step `s` is
+Keying. Particles are grouped into fixed *noise blocks* of `block_size`
+consecutive particle indices. Block `b` at step `s` owns the key
 
-    normal(fold_in(fold_in(fold_in(key(seed), DYNAMICS), s), b), (block_size, d + 1))
+    k(s, b) = fold_in(fold_in(fold_in(key(seed, generator), DYNAMICS), s), b)
 
 and the initial state of block `b` uses `fold_in(fold_in(key(seed), INIT), b)`.
-A particle's noise therefore depends only on `(seed, generator, block_size,
-its global index, step, dtype)`; never on how particles are split into memory
-chunks or sharded over devices, so results are identical across chunk sizes
-and device counts, and a run resumed at step `s` regenerates exactly the noise
-it would have drawn. The random-number "position" of a run is just its step.
+A particle's noise therefore depends only on its global index and the step,
+never on how particles are split into memory chunks or sharded over devices:
+results are identical across chunk sizes and device counts, and a run resumed
+at step `s` regenerates exactly the noise it would have drawn. The
+random-number "position" of a run is just its step.
 
-What changes the random stream: `seed`, `generator`, `block_size`, `dtype`,
-the valley dimension (the vector length `d + 1`) and the integrator (which
-decides how the normals are used). Chunk size, device count and the number
-of records do not.
+Drawing. Every kind of noise is a transform of raw 32-bit words
+`bits(k(s, b), n_words)` (the generator's `jax.random.bits`), read in order:
+
+- `"gaussian"`: one word per variate, `sqrt(2) erfinv(u)` with `u` uniform
+  on `(-1, 1)` from the word's top 23 bits: the float32 normals are exactly
+  `jax.random.normal(k(s, b), (block_size, d + 1))` (float64 runs call that
+  function itself);
+- `"rademacher"`: `+-1` with probability 1/2, 32 variates per word (variate
+  `j` is bit `j % 32` of word `j // 32`);
+- `"three_point"`: `+-c` with probability `p` each and `0` otherwise, two
+  variates per word (16 bits each, low half first): `p = 10923 / 65536`
+  (1/6 to 3e-5) and `c = (2 p)^(-1/2)` (`sqrt(3)` to 1e-5), so the mean, the
+  variance (exactly 1) and the third and fifth moments are Gaussian, and the
+  fourth is 3 to 3e-5.
+
+For histograms only the weak order matters: an Euler–Maruyama step needs the
+noise's moments right through the third (Rademacher suffices); second-order
+schemes (Leimkuhler–Matthews) need them through the fifth (three-point).
+
+On CPU the threefry hash is written out here in `jax.numpy` (bit for bit the
+hash of `jax.random.bits`), so that XLA fuses it with the step that uses it;
+JAX's own CPU lowering runs it as a rolled loop over arrays in memory.
+
+What changes the random stream: `seed`, `generator`, `noise` kind, `dtype`
+(for Gaussian noise), `block_size`, the valley dimension (the vector length
+`d + 1`) and the integrator (which decides how the variates are used; the
+Leimkuhler–Matthews step `s` uses the variates of steps `s` and `s + 1`).
+Chunk size, device count, the number of records and how a run is split into
+compiled calls do not.
 """
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax import lax
 
-__all__ = ["GENERATORS", "root_key", "block_normals", "block_init_keys"]
+__all__ = ["GENERATORS", "NOISE_KINDS", "root_key", "block_noise", "block_normals",
+           "block_bits", "block_init_keys", "THREE_POINT_P", "THREE_POINT_C"]
 
-GENERATORS = ("threefry2x32", "rbg", "unsafe_rbg")
+# JAX's counter-based generators usable as typed keys in this JAX; the
+# default (threefry2x32) is chosen by measurement, see docs/performance.md.
+GENERATORS = ("threefry2x32", "philox4x32", "rbg", "unsafe_rbg")
+NOISE_KINDS = ("gaussian", "rademacher", "three_point")
 # Stream tags folded into the root key.
 _INIT, _DYNAMICS = 0, 1
+
+_THREE_POINT_M = 10923  # round(2^16 / 6)
+THREE_POINT_P = _THREE_POINT_M / 65536.0
+THREE_POINT_C = 1.0 / math.sqrt(2.0 * THREE_POINT_P)
+_DRAWS_PER_WORD = {"gaussian": 1, "rademacher": 32, "three_point": 2}
 
 
 def root_key(seed: int, generator: str = "threefry2x32") -> jax.Array:
@@ -37,17 +75,111 @@ def root_key(seed: int, generator: str = "threefry2x32") -> jax.Array:
     return jax.random.key(seed, impl=generator)
 
 
+def block_keys(root: jax.Array, step, block_ids: jax.Array) -> jax.Array:
+    """Keys `k(step, b)` of shape `(n_blocks,)` for global block indices `block_ids`."""
+    step_key = jax.random.fold_in(jax.random.fold_in(root, _DYNAMICS), step)
+    return jax.vmap(jax.random.fold_in, (None, 0))(step_key, block_ids)
+
+
+def block_noise(root: jax.Array, step, block_ids: jax.Array, block_size: int, width: int,
+                dtype, kind: str = "gaussian") -> jax.Array:
+    """Unit-variance noise of shape `(n_blocks, block_size, width)` for `step`.
+
+    `block_ids` is `(n_blocks,)` of global block indices; `kind` is one of
+    `NOISE_KINDS` (see the module docstring for each law).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> root = root_key(0)
+      >>> block_noise(root, 3, jnp.arange(2, dtype=jnp.uint32), 8, 2, jnp.float32,
+      ...             "rademacher").shape
+      (2, 8, 2)
+    """
+    if kind not in NOISE_KINDS:
+        raise ValueError(f"noise must be one of {NOISE_KINDS}; got {kind!r}")
+    keys = block_keys(root, step, block_ids)
+    n = block_size * width
+    if kind == "gaussian" and jnp.dtype(dtype) != jnp.float32:
+        return jax.vmap(lambda k: jax.random.normal(k, (block_size, width), dtype))(keys)
+    words = block_bits(keys, -(-n // _DRAWS_PER_WORD[kind]))
+    if kind == "gaussian":
+        values = _normal_from_bits(words)
+    elif kind == "rademacher":
+        values = _rademacher_from_bits(words, n)
+    else:
+        values = _three_point_from_bits(words, n)
+    return values.reshape(keys.shape[0], block_size, width).astype(dtype)
+
+
 def block_normals(root: jax.Array, step, block_ids: jax.Array, block_size: int,
                   width: int, dtype) -> jax.Array:
-    """Standard normals of shape `(n_blocks, block_size, width)` for `step`.
+    """Standard normals `(n_blocks, block_size, width)` for `step`: `block_noise(..., "gaussian")`."""
+    return block_noise(root, step, block_ids, block_size, width, dtype, "gaussian")
 
-    `block_ids` is `(n_blocks,)` of global block indices.
-    """
-    step_key = jax.random.fold_in(jax.random.fold_in(root, _DYNAMICS), step)
-    keys = jax.vmap(jax.random.fold_in, (None, 0))(step_key, block_ids)
-    return jax.vmap(lambda k: jax.random.normal(k, (block_size, width), dtype))(keys)
+
+def block_bits(keys: jax.Array, n_words: int) -> jax.Array:
+    """Raw words `(n_blocks, n_words)` uint32: row `b` is `jax.random.bits(keys[b], (n_words,))`."""
+    if str(jax.random.key_impl(keys)) == "threefry2x32" and jax.config.jax_threefry_partitionable:
+        data = jax.random.key_data(keys)
+        counter = lax.broadcasted_iota(jnp.uint32, (1, n_words), 1)
+        b1, b2 = threefry2x32(data[:, 0:1], data[:, 1:2], jnp.zeros_like(counter), counter)
+        return b1 ^ b2
+    return jax.vmap(lambda k: jax.random.bits(k, (n_words,), jnp.uint32))(keys)
 
 
 def block_init_keys(root: jax.Array, block_ids: jax.Array) -> jax.Array:
     """Keys `(n_blocks,)` for sampling the initial state of each block."""
     return jax.vmap(jax.random.fold_in, (None, 0))(jax.random.fold_in(root, _INIT), block_ids)
+
+
+# ---------------------------------------------------------------------------
+# Bits to variates
+# ---------------------------------------------------------------------------
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def threefry2x32(k1, k2, x1, x2):
+    """The Threefry-2x32 hash (20 rounds) of counters `(x1, x2)` under key `(k1, k2)`.
+
+    Elementwise over broadcast uint32 arrays; bit for bit JAX's `threefry2x32`
+    primitive, unrolled so that XLA can fuse it with its consumers.
+    """
+    def rotl(v, r):
+        return (v << np.uint32(r)) | (v >> np.uint32(32 - r))
+
+    ks = (k1, k2, k1 ^ k2 ^ np.uint32(0x1BD11BDA))
+    x1, x2 = x1 + ks[0], x2 + ks[1]
+    for i in range(5):
+        for r in _ROTATIONS[i % 2]:
+            x1 = x1 + x2
+            x2 = x1 ^ rotl(x2, r)
+        x1 = x1 + ks[(i + 1) % 3]
+        x2 = x2 + ks[(i + 2) % 3] + np.uint32(i + 1)
+    return x1, x2
+
+
+def _normal_from_bits(bits: jax.Array) -> jax.Array:
+    """float32 normals, the transform of `jax.random.normal`: `sqrt(2) erfinv(u)`."""
+    lo = np.nextafter(np.float32(-1.0), np.float32(0.0))
+    mantissa = (bits >> np.uint32(9)) | np.uint32(0x3F800000)
+    u = lax.bitcast_convert_type(mantissa, jnp.float32) - np.float32(1.0)
+    u = jnp.maximum(lo, u * (np.float32(1.0) - lo) + lo)
+    return np.float32(math.sqrt(2.0)) * lax.erf_inv(u)
+
+
+def _rademacher_from_bits(words: jax.Array, n: int) -> jax.Array:
+    """`(n_blocks, n)` float32 signs: variate `j` is bit `j % 32` of word `j // 32`."""
+    shift = np.uint32(31) - lax.broadcasted_iota(jnp.uint32, (1, 1, 32), 2)
+    # Move the chosen bit into the sign of 1.0f.
+    signed = ((words[..., None] << shift) & np.uint32(0x80000000)) | np.uint32(0x3F800000)
+    values = lax.bitcast_convert_type(signed, jnp.float32)
+    return values.reshape(words.shape[0], -1)[:, :n]
+
+
+def _three_point_from_bits(words: jax.Array, n: int) -> jax.Array:
+    """`(n_blocks, n)` float32 three-point variates, two per word (low half first)."""
+    shift = lax.broadcasted_iota(jnp.uint32, (1, 1, 2), 2) * np.uint32(16)
+    u = ((words[..., None] >> shift) & np.uint32(0xFFFF)).reshape(words.shape[0], -1)[:, :n]
+    c = np.float32(THREE_POINT_C)
+    m = np.uint32(_THREE_POINT_M)
+    return jnp.where(u < m, c, jnp.where(u < 2 * m, -c, np.float32(0.0)))

@@ -45,15 +45,15 @@ def plot_histograms(result: SimulationResult, path: str | Path | None = None,
     ax_h.set_title(f"{meta['landscape']['name']}: {result.n_particles:,} particles, "
                    f"time={meta['dynamics']['time']}", fontsize=10)
     t = result.times
-    for name, color in (("loss", "C0"), ("y_mean", "C1")):
+    for name, label, color in (("loss", "mean loss", "C0"), ("y_mean", "mean river y", "C1")):
         m, se = result.observables[name], result.standard_errors[name]
-        ax_t.plot(t, m, color=color, label=f"mean {name}")
+        ax_t.plot(t, m, color=color, label=label + " (band: 2 SE)" if name == "loss" else label)
         ax_t.fill_between(t, m - 2 * se, m + 2 * se, color=color, alpha=0.3)
     ax_t.set_xscale("symlog", linthresh=max(t[1] if len(t) > 1 else 1.0, 1e-12))
     ax_t.set_xlabel(f"t ({meta['dynamics']['time']})")
     ax_t.legend(fontsize=8, frameon=False)
     ax_lr = ax_t.twinx()
-    ax_lr.plot(t, result.lr, color="0.5", lw=1, ls="--")
+    ax_lr.plot(t, result.lr, color="0.5", lw=1, ls="--", label="learning rate")
     ax_lr.set_ylabel("learning rate", color="0.5")
     fig.tight_layout()
     if path is not None:

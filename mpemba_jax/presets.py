@@ -45,7 +45,11 @@ def preset(name: str, **params: Any) -> ValleyRiver:
         raise ValueError(
             f"unknown parameter(s) {unknown} for preset {name!r}; allowed: {allowed}"
         )
-    return factory(**params)
+    land = factory(**params)
+    # The same preset with the same (checked, normalised) parameters is the same
+    # landscape: equal and equally hashed, so it reuses compiled kernels.
+    land._identity = ("preset", name, tuple(sorted(land.params.items())))
+    return land
 
 
 def list_presets() -> dict[str, dict[str, Any]]:

@@ -259,9 +259,14 @@ def plan_run(landscape, schedule, *, n_particles, n_steps, dt, seed=0, init=None
 
     # The hottest temperature any particle sees sets the region to check.
     lr_hot = max(float(lr_steps.max()), init.lr if isinstance(init, _initial.Equilibrium) else 0.0)
-    t_hot = float(dynamics.temperature(lr_hot))
+    t_hot = dynamics.temperature_scale * lr_hot  # float64: float32 overflows at ~3e38
     if t_hot > 0:
-        region = landscape.support(t_hot)
+        try:
+            region = landscape.support(t_hot)
+        except ValueError as e:
+            source = "schedule" if float(lr_steps.max()) == lr_hot else "init"
+            raise ValueError(f"{e} (T = temperature_scale * lr at the run's hottest LR, "
+                             f"lr={lr_hot:g} from the {source})") from None
     elif landscape.domain is not None:
         region = landscape.domain
     else:

@@ -78,8 +78,8 @@ def test_full_config_builds_what_it_says(tmp_path):
 
 @pytest.mark.parametrize("kind, keys, t, lr", [
     ("constant", "lr = 0.03", 5.0, 0.03),
-    ("quench", "lr_from = 0.2\nlr_to = 0.02\nat = 10", 9.0, 0.2),
-    ("power_law_decay", "eta_0 = 0.1\nc = 0.5\nn = 2", 2.0, 0.05),
+    ("quench", "lr_from = 0.08\nlr_to = 0.02\nat = 10", 9.0, 0.08),
+    ("power_law_decay", "eta_0 = 0.08\nc = 0.5\nn = 2", 2.0, 1 / (1 / 0.08 + 0.5 * 2.0)),
 ])
 def test_schedule_kinds(tmp_path, kind, keys, t, lr):
     text = re.sub(r'\[schedule\][^\[]*', f'[schedule]\nkind = "{kind}"\n{keys}\n\n', GOOD)
@@ -87,12 +87,17 @@ def test_schedule_kinds(tmp_path, kind, keys, t, lr):
     assert float(schedule(t)) == pytest.approx(lr, rel=1e-6)
 
 
-def _replace(text: str, old: str, new: str) -> str:
-    assert text.count(old) == 1, old
-    return text.replace(old, new)
+def _edit(text: str, edit: tuple) -> str:
+    """Apply `(old, new)` or a tuple of such replacements, each matching once."""
+    for old, new in edit if isinstance(edit[0], tuple) else (edit,):
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return text
 
 
-# (edit of GOOD, the key the error must name, a phrase of the message)
+# (edit of GOOD, the key the error must name, a phrase of the message). Errors of
+# the file's structure name the file too; errors found when building the objects
+# and checking the run (`build_run`) name the key.
 MALFORMED = [
     (("seed = 7", 'seed = "seven"'), "simulation.seed", "must be of type int"),
     (("n_steps = 120", "n_steps = 120.0"), "simulation.n_steps", "must be of type int"),
@@ -106,7 +111,7 @@ MALFORMED = [
     (("decay = 40\n", ""), "schedule.decay", "is missing"),
     (("final = 0.01", "final = 0.01\nlr = 0.1"), "schedule.lr", "does not apply to kind 'wsd'"),
     (("y = 0.5", 'lr = 0.5'), "init.lr", "does not apply to kind 'point'"),
-    (("y = 0.5", "y = 9.0"), "init.y", "inside the domain"),
+    (("y = 0.5", "y = nan"), "init.y", "point needs finite y"),
     (('preset = "harmonic"', 'preset = "quartic"'), "landscape.preset", "unknown preset"),
     (("stiffness = 2.0", "stiff = 2.0"), "landscape.params.stiff", "unknown parameter"),
     (("stiffness = 2.0", 'stiffness = "2"'), "landscape.params.stiffness", "must be a number"),
@@ -120,17 +125,23 @@ MALFORMED = [
     (("record_every = 20", "record_every = -1"), "simulation.record_every", ">= 1"),
     (('dir = "runs/test"', "dir = 3"), "output.dir", "must be of type str"),
     (("[output]", "[outputs]"), "outputs", "unknown config section"),
-    (("[init]\nkind = \"point\"\ny = 0.5\n", "init = 3\n"), "init", "must be a table"),
+    ((("\n[landscape]", "init = 3\n[landscape]"), ('[init]\nkind = "point"\ny = 0.5\n', "")),
+     "init", "must be a table"),
 ]
 
 
 @pytest.mark.parametrize("edit, key, phrase", MALFORMED, ids=[m[1] + ":" + m[2] for m in MALFORMED])
 def test_malformed_config_names_its_key(tmp_path, edit, key, phrase):
-    path = _write(tmp_path, _replace(GOOD, *edit))
-    with pytest.raises(ValueError) as e:
-        cfg.build_run(cfg.load_config(path))
-    message = str(e.value)
-    assert message.startswith(f"{path}: "), message  # the file is named
+    path = _write(tmp_path, _edit(GOOD, edit))
+    try:
+        checked = cfg.load_config(path)
+    except ValueError as e:
+        message = str(e)
+        assert message.startswith(f"{path}: "), message  # the file is named
+    else:
+        with pytest.raises(ValueError) as e:
+            cfg.build_run(checked)
+        message = str(e.value)
     assert f"'{key}'" in message and phrase in message, message
 
 
