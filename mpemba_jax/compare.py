@@ -73,6 +73,7 @@ __all__ = [
     "paired_difference",
     "schedule_theory",
     "tv_distance",
+    "tv_between",
     "greedy_anneal",
     "window_decay",
     "match_lr_sum",
@@ -242,12 +243,17 @@ def _kernels(landscape, dynamics, integrator, block_size, dtype, edges, uniform,
     width = landscape.valley_dim + 1
 
     def one_step(root, block_ids, lr_table, dt, s, x, y):
-        # One draw per block, shared by every schedule (common random numbers).
-        noise = _noise.block_normals(root, s, block_ids, block_size, width, dtype)
-        # `lax.map`, not `vmap`: a vmapped step lets XLA fuse the per-schedule
-        # LR differently and the float32 states drift from `simulate`'s in the
-        # last bit; the mapped step is the very computation `simulate` runs.
-        return jax.lax.map(lambda c: step(c[0], c[1], noise, c[2], dt), (x, y, lr_table[:, s]))
+        # Every schedule draws the same noise (common random numbers) inside its
+        # own step, and the schedules are mapped (`lax.map`), not vmapped: the body
+        # is then the very computation `simulate` runs for one schedule, so XLA
+        # fuses and rounds it the same way. (A vmapped step, or one draw shared
+        # by all schedules, is cheaper but changes the fusion, and the float32
+        # states drift from `simulate`'s in the last bit.)
+        def one(c):
+            noise = _noise.block_normals(root, s, block_ids, block_size, width, dtype)
+            return step(c[0], c[1], noise, c[2], dt)
+
+        return jax.lax.map(one, (x, y, lr_table[:, s]))
 
     @jax.jit
     def advance(root, x, y, block_ids, lr_table, dt, s0, n):
@@ -688,6 +694,37 @@ def tv_distance(counts: np.ndarray, reference: np.ndarray, *, predicted: np.ndar
         out["expected"] = float(np.mean(tv_of(rng.multinomial(n, p, size=n_boot))))
         out["exact"] = float(0.5 * np.abs(p - ref).sum())
     return out
+
+
+def tv_between(counts_a: np.ndarray, counts_b: np.ndarray, *, n_boot: int = 200,
+               seed: int = 0) -> dict[str, float]:
+    """Total variation `0.5 sum |a / N_a - b / N_b|` between two histograms of the same cells.
+
+    Returns `tv`; `se` (multinomial bootstrap of both histograms); and `floor`,
+    the mean TV of two samples of the sizes given drawn from the pooled
+    histogram (what two samples of one distribution show).
+
+    Example:
+      >>> round(tv_between(np.array([50, 50]), np.array([30, 70]))["tv"], 6)
+      0.2
+    """
+    a, b = np.asarray(counts_a, np.int64), np.asarray(counts_b, np.int64)
+    if a.shape != b.shape:
+        raise ValueError(f"histograms must have the same cells; got {a.shape} and {b.shape}")
+    na, nb = int(a.sum()), int(b.sum())
+    if na == 0 or nb == 0:
+        raise ValueError("both histograms must hold at least one particle")
+    rng = np.random.default_rng(seed)
+
+    def tv_of(x, y):
+        return 0.5 * np.abs(x / na - y / nb).sum(-1)
+
+    pooled = (a + b) / (na + nb)
+    return {"tv": float(tv_of(a, b)),
+            "se": float(np.std(tv_of(rng.multinomial(na, a / na, size=n_boot),
+                                     rng.multinomial(nb, b / nb, size=n_boot)), ddof=1)),
+            "floor": float(np.mean(tv_of(rng.multinomial(na, pooled, size=n_boot),
+                                         rng.multinomial(nb, pooled, size=n_boot))))}
 
 
 # ---------------------------------------------------------------------------

@@ -412,6 +412,8 @@ class FokkerPlanck:
 
     def _scan(self, lr_range, n_scan: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self._check_range(lr_range)
+        if isinstance(n_scan, bool) or not isinstance(n_scan, (int, np.integer)) or n_scan < 2:
+            raise ValueError(f"n_scan must be an integer >= 2; got {n_scan!r}")
         lrs = np.geomspace(lo, hi, int(n_scan))
         return lrs, self.amplitude(lrs, 2)
 
@@ -556,6 +558,8 @@ class FokkerPlanck:
         """
         if kind not in DISTANCES:
             raise ValueError(f"kind must be one of {DISTANCES}; got {kind!r}")
+        if isinstance(n_times, bool) or not isinstance(n_times, (int, np.integer)) or n_times < 2:
+            raise ValueError(f"n_times must be an integer >= 2; got {n_times!r}")
         lam2 = self.eigenvalues[1]
         ts = np.geomspace(1e-4 / lam2, 60.0 / lam2, n_times)
         ok = np.ones_like(ts, bool)

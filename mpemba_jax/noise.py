@@ -77,8 +77,16 @@ def root_key(seed: int, generator: str = "threefry2x32") -> jax.Array:
 
 def block_keys(root: jax.Array, step, block_ids: jax.Array) -> jax.Array:
     """Keys `k(step, b)` of shape `(n_blocks,)` for global block indices `block_ids`."""
-    step_key = jax.random.fold_in(jax.random.fold_in(root, _DYNAMICS), step)
-    return jax.vmap(jax.random.fold_in, (None, 0))(step_key, block_ids)
+    if not _fast_threefry(root):
+        step_key = jax.random.fold_in(jax.random.fold_in(root, _DYNAMICS), step)
+        return jax.vmap(jax.random.fold_in, (None, 0))(step_key, block_ids)
+    # `jax.random.fold_in(key, v)` for threefry is the hash of the counter (0, v).
+    k1, k2 = (jax.random.key_data(root)[..., i] for i in (0, 1))
+    for v in (np.uint32(_DYNAMICS), jnp.asarray(step).astype(jnp.uint32), block_ids):
+        k1, k2 = threefry2x32(k1, k2, jnp.zeros_like(v), v)
+    # Materialised: every variate of a block reads its key, none re-derives it.
+    data = lax.optimization_barrier(jnp.stack([k1, k2], axis=-1))
+    return jax.random.wrap_key_data(data, impl="threefry2x32")
 
 
 def block_noise(root: jax.Array, step, block_ids: jax.Array, block_size: int, width: int,
@@ -99,12 +107,19 @@ def block_noise(root: jax.Array, step, block_ids: jax.Array, block_size: int, wi
         raise ValueError(f"noise must be one of {NOISE_KINDS}; got {kind!r}")
     keys = block_keys(root, step, block_ids)
     n = block_size * width
-    if kind == "gaussian" and jnp.dtype(dtype) != jnp.float32:
-        return jax.vmap(lambda k: jax.random.normal(k, (block_size, width), dtype))(keys)
-    words = block_bits(keys, -(-n // _DRAWS_PER_WORD[kind]))
     if kind == "gaussian":
-        values = _normal_from_bits(words)
-    elif kind == "rademacher":
+        if jnp.dtype(dtype) != jnp.float32 or not _counter_based(keys):
+            return jax.vmap(lambda k: jax.random.normal(k, (block_size, width), dtype))(keys)
+        # One column at a time (word i * width + c): the step's x and y updates
+        # then each fuse the generation of their own column; a shared
+        # (B, width) array would be materialised between them.
+        columns = [_normal_from_bits(block_bits(keys, block_size, width, c))
+                   for c in range(width)]
+        return jnp.stack(columns, axis=-1)
+    # Several variates per word: materialise the few words, so that XLA does not
+    # re-hash a word for every variate it holds.
+    words = lax.optimization_barrier(block_bits(keys, -(-n // _DRAWS_PER_WORD[kind])))
+    if kind == "rademacher":
         values = _rademacher_from_bits(words, n)
     else:
         values = _three_point_from_bits(words, n)
@@ -117,14 +132,33 @@ def block_normals(root: jax.Array, step, block_ids: jax.Array, block_size: int,
     return block_noise(root, step, block_ids, block_size, width, dtype, "gaussian")
 
 
-def block_bits(keys: jax.Array, n_words: int) -> jax.Array:
-    """Raw words `(n_blocks, n_words)` uint32: row `b` is `jax.random.bits(keys[b], (n_words,))`."""
-    if str(jax.random.key_impl(keys)) == "threefry2x32" and jax.config.jax_threefry_partitionable:
+def block_bits(keys: jax.Array, n_words: int, stride: int = 1, offset: int = 0) -> jax.Array:
+    """Raw words `(n_blocks, n_words)` uint32: word `j` of row `b` is word
+    `offset + j * stride` of `jax.random.bits(keys[b], (offset + n_words * stride,))`."""
+    if _fast_threefry(keys):
         data = jax.random.key_data(keys)
-        counter = lax.broadcasted_iota(jnp.uint32, (1, n_words), 1)
+        counter = lax.broadcasted_iota(jnp.uint32, (1, n_words), 1) * np.uint32(stride)
+        counter = counter + np.uint32(offset)
         b1, b2 = threefry2x32(data[:, 0:1], data[:, 1:2], jnp.zeros_like(counter), counter)
         return b1 ^ b2
-    return jax.vmap(lambda k: jax.random.bits(k, (n_words,), jnp.uint32))(keys)
+    total = offset + n_words * stride
+    words = jax.vmap(lambda k: jax.random.bits(k, (total,), jnp.uint32))(keys)
+    return words[:, offset::stride]
+
+
+def _impl(keys: jax.Array) -> str:
+    return str(jax.random.key_impl(keys))
+
+
+def _fast_threefry(keys: jax.Array) -> bool:
+    """Threefry keys whose bits this module computes itself (bit for bit JAX's)."""
+    return _impl(keys) == "threefry2x32" and bool(jax.config.jax_threefry_partitionable)
+
+
+def _counter_based(keys: jax.Array) -> bool:
+    """Whether word `j` of `jax.random.bits(key, shape)` depends on `j` alone (not on
+    the shape), so that words can be drawn column by column."""
+    return _impl(keys) in ("threefry2x32", "philox4x32")
 
 
 def block_init_keys(root: jax.Array, block_ids: jax.Array) -> jax.Array:
@@ -161,19 +195,19 @@ def threefry2x32(k1, k2, x1, x2):
 def _normal_from_bits(bits: jax.Array) -> jax.Array:
     """float32 normals, the transform of `jax.random.normal`: `sqrt(2) erfinv(u)`."""
     lo = np.nextafter(np.float32(-1.0), np.float32(0.0))
-    mantissa = (bits >> np.uint32(9)) | np.uint32(0x3F800000)
-    u = lax.bitcast_convert_type(mantissa, jnp.float32) - np.float32(1.0)
+    # JAX builds u in [0, 1) by bitcasting the top 23 bits under the exponent of
+    # 1.0 and subtracting 1; converting them and scaling by 2^-23 is the same
+    # number exactly, and XLA's CPU backend vectorises it much better.
+    u = (bits >> np.uint32(9)).astype(jnp.float32) * np.float32(2.0**-23)
     u = jnp.maximum(lo, u * (np.float32(1.0) - lo) + lo)
     return np.float32(math.sqrt(2.0)) * lax.erf_inv(u)
 
 
 def _rademacher_from_bits(words: jax.Array, n: int) -> jax.Array:
     """`(n_blocks, n)` float32 signs: variate `j` is bit `j % 32` of word `j // 32`."""
-    shift = np.uint32(31) - lax.broadcasted_iota(jnp.uint32, (1, 1, 32), 2)
-    # Move the chosen bit into the sign of 1.0f.
-    signed = ((words[..., None] << shift) & np.uint32(0x80000000)) | np.uint32(0x3F800000)
-    values = lax.bitcast_convert_type(signed, jnp.float32)
-    return values.reshape(words.shape[0], -1)[:, :n]
+    shift = lax.broadcasted_iota(jnp.uint32, (1, 1, 32), 2)
+    bit = ((words[..., None] >> shift) & np.uint32(1)).astype(jnp.float32)
+    return (np.float32(1.0) - np.float32(2.0) * bit).reshape(words.shape[0], -1)[:, :n]
 
 
 def _three_point_from_bits(words: jax.Array, n: int) -> jax.Array:

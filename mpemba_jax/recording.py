@@ -100,8 +100,9 @@ def make_record(landscape: ValleyRiver, bins: Bins,
             idx = jnp.floor((y - lo) / width).astype(jnp.int32)
         else:
             idx = jnp.searchsorted(jnp.asarray(edges, y.dtype), y, side="right").astype(jnp.int32) - 1
-        # numpy convention: the last bin includes its right edge.
-        idx = jnp.where(y == hi, n - 1, idx)
+        # numpy convention: the last bin includes its right edge; a y inside [lo, hi]
+        # whose float32 quotient rounds to n (or -1) still belongs to an edge bin.
+        idx = jnp.where((y >= lo) & (y <= hi), jnp.clip(idx, 0, n - 1), idx)
         idx = jnp.clip(idx, -1, n) + 1
         return jnp.where(jnp.isfinite(y), idx, n + 2)
 

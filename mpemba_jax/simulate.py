@@ -44,7 +44,7 @@ from .checkpoint import save_checkpoint as _save_checkpoint
 from . import noise as _noise
 from . import recording as _recording
 from .dynamics import Dynamics
-from .integrators import INTEGRATORS, make_step
+from .integrators import EXPLICIT_VALLEY, INTEGRATORS, averages_noise, make_step
 from .landscape import ValleyRiver
 from .progress import Progress
 from .result import SimulationResult
@@ -94,6 +94,7 @@ class RunPlan:
     chunk_blocks: int
     devices: tuple
     on_nonfinite: str
+    noise: str = "gaussian"
 
     @property
     def n_blocks(self) -> int:
@@ -123,6 +124,7 @@ def simulate(
     dtype: str = "float32",
     integrator: str = "euler_maruyama",
     generator: str = "threefry2x32",
+    noise: str = "gaussian",
     block_size: int = 1024,
     chunk_size: int | None = None,
     devices=None,
@@ -156,6 +158,10 @@ def simulate(
         and standard errors are recorded (e.g. a left eigenfunction `u_k(y)`).
       dtype: "float32" (default) or "float64".
       integrator, generator, block_size: numerical scheme and noise stream.
+        integrator: "euler_maruyama" (default), "valley_exact" or
+        "leimkuhler_matthews" (see `integrators`).
+      noise: "gaussian" (default), "rademacher" or "three_point" (see `noise`):
+        cheaper variates with the right weak order for histograms.
       chunk_size: particles held in memory at once (rounded down to whole
         blocks); default fits the backend. Does not change results.
       devices: devices to shard particles over (default: all local devices).
@@ -185,7 +191,7 @@ def simulate(
         init=init, record_every=record_every, record_steps=record_steps, bins=bins,
         bin_range=bin_range, observables=observables, time=time,
         temperature_scale=temperature_scale, dtype=dtype, integrator=integrator,
-        generator=generator, block_size=block_size, chunk_size=chunk_size,
+        generator=generator, noise=noise, block_size=block_size, chunk_size=chunk_size,
         devices=devices, on_nonfinite=on_nonfinite,
     )
     store = None
@@ -215,7 +221,8 @@ def _choice(name: str, value: Any, allowed: tuple) -> Any:
 def plan_run(landscape, schedule, *, n_particles, n_steps, dt, seed=0, init=None,
              record_every=None, record_steps=None, bins=100, bin_range=None,
              observables=None, time="steps", temperature_scale=1.0, dtype="float32",
-             integrator="euler_maruyama", generator="threefry2x32", block_size=1024,
+             integrator="euler_maruyama", generator="threefry2x32", noise="gaussian",
+             block_size=1024,
              chunk_size=None, devices=None, on_nonfinite="raise") -> RunPlan:
     """Check every argument of `simulate` and precompute what the run needs."""
     if not isinstance(landscape, ValleyRiver):
@@ -243,6 +250,7 @@ def plan_run(landscape, schedule, *, n_particles, n_steps, dt, seed=0, init=None
     dtype = {"float32": jnp.float32, "float64": jnp.float64}[dtype_name]
     _choice("integrator", integrator, INTEGRATORS)
     _choice("generator", generator, _noise.GENERATORS)
+    _choice("noise", noise, _noise.NOISE_KINDS)
     _choice("on_nonfinite", on_nonfinite, ("raise", "count"))
     block_size = _positive_int("block_size", block_size)
     if -(-n_particles // block_size) >= 2**32:  # block ids are uint32
@@ -274,7 +282,7 @@ def plan_run(landscape, schedule, *, n_particles, n_steps, dt, seed=0, init=None
     if region is not None:
         region = _cover(region, init)
         landscape.check_region(*region)
-        _check_stability(landscape, dynamics, lr_steps, dt, region)
+        _check_stability(landscape, dynamics, lr_steps, dt, region, integrator)
 
     if record_steps is not None and record_every is not None:
         raise ValueError("give record_every or record_steps, not both")
@@ -324,6 +332,7 @@ def plan_run(landscape, schedule, *, n_particles, n_steps, dt, seed=0, init=None
         n_particles=n_particles, n_steps=n_steps, dt=dt, seed=seed, init=init,
         record_steps=record_steps.astype(np.int64), lr_steps=lr_steps, bins=bins,
         observables=observables, dtype=dtype, integrator=integrator, generator=generator,
+        noise=noise,
         block_size=block_size, chunk_blocks=chunk_blocks, devices=devices,
         on_nonfinite=on_nonfinite,
     )
@@ -339,8 +348,12 @@ def _cover(region, init):
     return (lo, hi)
 
 
-def _check_stability(landscape, dynamics, lr_steps, dt, region):
-    """Euler–Maruyama on the valley needs `mu * a * dt < 2` at the largest LR."""
+def _check_stability(landscape, dynamics, lr_steps, dt, region, integrator="euler_maruyama"):
+    """An explicit valley step (Euler–Maruyama, Leimkuhler–Matthews) needs
+    `mu * a * dt < 2` at the largest LR; the exact valley step of "valley_exact"
+    is stable at any `dt`."""
+    if integrator not in EXPLICIT_VALLEY:
+        return
     y = np.linspace(*region, 4097)
     with jax.enable_x64(True):
         a_max = float(np.max(np.asarray(landscape.curvature(jnp.asarray(y)))))
@@ -350,8 +363,9 @@ def _check_stability(landscape, dynamics, lr_steps, dt, region):
         raise ValueError(
             f"dt={dt:g} is unstable: mu * a * dt = {mu_max * a_max * dt:.3g} >= 2 at "
             f"lr={lr_max:g} (time={dynamics.time!r}, max curvature a={a_max:.4g} on "
-            f"[{region[0]:.3g}, {region[1]:.3g}]); Euler–Maruyama needs "
-            f"dt < {2.0 / (mu_max * a_max):.4g} and is accurate for dt << that"
+            f"[{region[0]:.3g}, {region[1]:.3g}]); integrator={integrator!r} needs "
+            f"dt < {2.0 / (mu_max * a_max):.4g} and is accurate for dt << that "
+            "(integrator='valley_exact' takes the valley step exactly at any dt)"
         )
 
 
@@ -385,36 +399,67 @@ def _check_observables(observables, valley_dim):
 # Compiled kernels, cached per landscape/convention/observables
 # ---------------------------------------------------------------------------
 @functools.lru_cache(maxsize=32)
-def _step_kernels(landscape, dynamics, integrator, block_size, dtype):
+def _step_kernels(landscape, dynamics, integrator, block_size, dtype, noise="gaussian",
+                  unroll=1):
     """`advance` and `first_nonfinite_step`: compiled once per landscape and scheme.
 
     Seeds, schedules (as LR tables), `dt` and step ranges are traced arguments,
-    so a new run of the same landscape never recompiles.
+    so a new run of the same landscape never recompiles. Step `s` always uses
+    the noise keyed by `(seed, s, block)`; the Leimkuhler–Matthews scheme
+    carries step `s + 1`'s draw to the next iteration and redraws step `s0`'s
+    at the start of a call, so however a run is cut into calls and chunks every
+    step sees the same numbers. `unroll` steps run per loop iteration
+    (measured in docs/performance.md).
     """
     step = make_step(landscape, dynamics, integrator)
     width = landscape.valley_dim + 1
+    averaged = averages_noise(integrator)
 
-    def one_step(root, block_ids, lr_table, dt, s, x, y):
-        noise = _noise.block_normals(root, s, block_ids, block_size, width, dtype)
-        return step(x, y, noise, lr_table[s], dt)
+    def draw(root, block_ids, s):
+        return _noise.block_noise(root, s, block_ids, block_size, width, dtype, noise)
+
+    def start(root, block_ids, s0, x, y):
+        return (x, y, draw(root, block_ids, s0)) if averaged else (x, y)
+
+    def one_step(root, block_ids, lr_table, dt, s, state):
+        if averaged:  # step s moves with (xi_s + xi_{s+1}) / 2; xi_{s+1} is carried on
+            x, y, xi = state
+            xi_next = draw(root, block_ids, s + 1)
+            x, y = step(x, y, 0.5 * (xi + xi_next), lr_table[s], dt)
+            return x, y, xi_next
+        x, y = state
+        return step(x, y, draw(root, block_ids, s), lr_table[s], dt)
+
+    def run_steps(root, block_ids, lr_table, dt, s0, n, state):
+        one = lambda s, c: one_step(root, block_ids, lr_table, dt, s, c)  # noqa: E731
+        if unroll > 1:
+            def fused(i, c):
+                for j in range(unroll):
+                    c = one(s0 + i * unroll + j, c)
+                return c
+            state = jax.lax.fori_loop(0, n // unroll, fused, state)
+            s0, n = s0 + n // unroll * unroll, n % unroll
+        return jax.lax.fori_loop(s0, s0 + n, one, state)
 
     def n_nonfinite(x, y):
         return jnp.sum(~(jnp.isfinite(y) & jnp.all(jnp.isfinite(x), axis=-1)))
 
     @jax.jit
     def advance(root, x, y, block_ids, lr_table, dt, s0, n):
-        body = lambda s, c: one_step(root, block_ids, lr_table, dt, s, *c)
-        x, y = jax.lax.fori_loop(s0, s0 + n, body, (x, y))
+        state = run_steps(root, block_ids, lr_table, dt, s0, n, start(root, block_ids, s0, x, y))
+        x, y = state[0], state[1]
         return x, y, n_nonfinite(x, y)
 
     @jax.jit
     def first_nonfinite_step(root, x, y, block_ids, lr_table, dt, s0, n):
         """Replay `n` steps from `s0`: the first step whose update left a particle non-finite."""
         def body(s, c):
-            x, y, first = c
-            x, y = one_step(root, block_ids, lr_table, dt, s, x, y)
-            return x, y, jnp.where((first < 0) & (n_nonfinite(x, y) > 0), s, first)
-        return jax.lax.fori_loop(s0, s0 + n, body, (x, y, jnp.asarray(-1, s0.dtype)))[2]
+            state, first = c
+            state = one_step(root, block_ids, lr_table, dt, s, state)
+            bad = n_nonfinite(state[0], state[1]) > 0
+            return state, jnp.where((first < 0) & bad, s, first)
+        init = (start(root, block_ids, s0, x, y), jnp.asarray(-1, s0.dtype))
+        return jax.lax.fori_loop(s0, s0 + n, body, init)[1]
 
     return advance, first_nonfinite_step
 
@@ -473,7 +518,7 @@ def _run(plan: RunPlan, progress: bool, store: _CheckpointStore | None) -> Simul
     start = _time.perf_counter()
     init = plan.init
     advance, first_bad = _step_kernels(plan.landscape, plan.dynamics, plan.integrator,
-                                       plan.block_size, plan.dtype)
+                                       plan.block_size, plan.dtype, plan.noise)
     record = _record_kernel(plan.landscape, tuple(plan.bins.edges.tolist()), plan.bins.uniform,
                             plan.observables)
     mesh = Mesh(np.array(plan.devices), ("p",))
@@ -584,6 +629,7 @@ def _result(plan, counts, sums, names, n_recorded, start, record_slice=slice(Non
         "dtype": np.dtype(plan.dtype).name,
         "integrator": plan.integrator,
         "generator": plan.generator,
+        "noise": plan.noise,
         "block_size": plan.block_size,
         "chunk_size": plan.chunk_blocks * plan.block_size,
         "observables": list(user),

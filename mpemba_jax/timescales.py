@@ -37,6 +37,13 @@ from .schedules import power_law_decay
 __all__ = ["tau_x", "tau_y", "DecayWindow", "decay_window"]
 
 
+def _positive_lrs(lr: ArrayLike) -> np.ndarray:
+    lrs = np.asarray(lr, np.float64)
+    if not np.all(np.isfinite(lrs) & (lrs > 0)):
+        raise ValueError(f"lr must be finite and > 0; got {lr!r}")
+    return lrs
+
+
 def tau_x(fp: FokkerPlanck, lr: ArrayLike) -> np.ndarray | float:
     """`< 1 / (mu a(y)) >` over the equilibrium river density at `lr`, on `fp`'s grid.
 
@@ -49,7 +56,10 @@ def tau_x(fp: FokkerPlanck, lr: ArrayLike) -> np.ndarray | float:
       >>> float(tau_x(fp, 0.1))     # 1 / (mu a) = 1 / (0.1 * 10)
       1.0
     """
-    lrs = np.asarray(lr, np.float64)
+    if not isinstance(fp, FokkerPlanck):
+        raise ValueError(f"fp must be a mj.FokkerPlanck (tau_x averages over its grid); "
+                         f"got {type(fp).__name__}")
+    lrs = _positive_lrs(lr)
     inv_a = np.exp(-fp._log_a)
     out = np.array(
         [
@@ -74,7 +84,9 @@ def tau_y(
       >>> float(tau_y(mj.preset("harmonic", stiffness=2.0), 0.1))   # 1 / (mu k)
       5.0...
     """
-    lrs = np.asarray(lr, np.float64)
+    if not isinstance(landscape, ValleyRiver):
+        raise ValueError(f"landscape must be a mj.ValleyRiver; got {type(landscape).__name__}")
+    lrs = _positive_lrs(lr)
     out = np.array(
         [
             1.0

@@ -477,8 +477,14 @@ def _predict(result: SimulationResult, theory: FokkerPlanck, schedule) -> tuple[
     k3 = min(3, theory.n_modes) - 1
     substeps = max(1, int(math.ceil(lam[k3] * dt / 1e-3)))
     info["substeps"] = substeps
-    ev = evolve(theory, p0, sched, dt, n_steps=int(max(steps.max(), 1)),
-                record_steps=steps, substeps=substeps)
+    n_steps = int(max(steps.max(), 1))
+    if callable(sched):
+        # The simulator's own float64 LR table (`evaluate_schedule`), looked up by step,
+        # so that the prediction sees exactly the LRs the particles saw.
+        table = _schedules.evaluate_schedule(sched, np.arange(n_steps + 1) * dt)
+        sched = lambda tt: table[np.clip(np.rint(np.asarray(tt, float) / dt).astype(int),  # noqa: E731
+                                         0, n_steps)]
+    ev = evolve(theory, p0, sched, dt, n_steps=n_steps, record_steps=steps, substeps=substeps)
     order = np.searchsorted(np.unique(steps), steps)
     return ev.masses[order], info
 

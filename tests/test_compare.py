@@ -263,6 +263,7 @@ def test_command_end_to_end(tmp_path):
 [run]
 n_particles = 1024
 n_records = 8
+bath_steps = 300
 sweeps = ["shapes", "valley"]
 [shapes]
 peaks = [0.05]

@@ -10,6 +10,8 @@ message in the code, regenerate the column with
 
 Simulation rows must fail while planning: `run_plan` (the compiled part) is
 replaced by a tripwire, so a check that slipped into run time fails the test.
+The run-time guard (`SimulationDiverged`, `on_nonfinite="count"`) is tested
+at the end.
 """
 
 from __future__ import annotations
@@ -146,6 +148,55 @@ def test_documented_error(row, tmp_path, no_compiled_work):
         eval(row.call, ns)  # noqa: S307
     # The message names the argument at fault (for config files: 'section.key').
     assert row.argument in row.message
+
+
+# ---------------------------------------------------------------------------
+# Run-time guard: a run that passes planning but blows up. The quartic river
+# confines, but particles placed far out (y = 1e3, where V' = 1e9) overshoot
+# to y ~ -1e7, then ~1e19, then overflow float32 on the third step.
+# ---------------------------------------------------------------------------
+QUARTIC = mj.ValleyRiver(river=lambda y: 0.25 * y**4, curvature=lambda y: 10.0 + 0.0 * y,
+                         name="quartic")
+N_RUN, N_FAR = 96, 3
+
+
+def _run_far_out(**kw):
+    y0 = np.zeros(N_RUN)
+    y0[-N_FAR:] = 1e3  # in the second of two chunks: the first one completes
+    return mj.simulate(QUARTIC, mj.constant(0.01), n_particles=N_RUN, n_steps=12, dt=1.0,
+                       init=(np.zeros((N_RUN, 1)), y0), record_every=1, bins=10,
+                       bin_range=(-2.0, 2.0), block_size=16, chunk_size=48, progress=False, **kw)
+
+
+def test_divergence_raises_with_step_time_lr_and_keeps_partial_result(tmp_path):
+    with pytest.raises(mj.SimulationDiverged) as info:
+        _run_far_out()
+    e = info.value
+    # Step 2 (from t = 2 to t = 3) is the first whose update is not finite.
+    assert (e.step, e.time, e.lr, e.n_nonfinite) == (2, 2.0, 0.01, N_FAR)
+    assert "step 2" in str(e) and "t=2" in str(e) and "lr=0.01" in str(e)
+    partial = e.partial_result
+    np.testing.assert_array_equal(partial.steps, [0, 1, 2])  # the records before it
+    assert partial.metadata["diverged_at_step"] == 2 and partial.n_particles == N_RUN
+    total = partial.counts.sum(1) + partial.underflow + partial.overflow + partial.nonfinite
+    np.testing.assert_array_equal(total, N_RUN)
+    np.testing.assert_array_equal(partial.nonfinite, 0)
+    # y = 1e3 -> -1e7 -> 1e19: outside the bins, but finite and counted.
+    np.testing.assert_array_equal(partial.overflow, [N_FAR, 0, N_FAR])
+    np.testing.assert_array_equal(partial.underflow, [0, N_FAR, 0])
+    loaded = mj.load_result(partial.save(tmp_path / "partial"))
+    np.testing.assert_array_equal(loaded.counts, partial.counts)
+
+
+def test_divergence_counted_per_record():
+    res = _run_far_out(on_nonfinite="count")
+    np.testing.assert_array_equal(res.nonfinite, [0, 0, 0] + [N_FAR] * 10)
+    total = res.counts.sum(1) + res.underflow + res.overflow + res.nonfinite
+    np.testing.assert_array_equal(total, N_RUN)
+    # Averages are over the finite particles only: the rest stay near y = 0.
+    for name in ("loss", "valley_energy", "y_mean", "y_var"):
+        assert np.all(np.isfinite(res.observables[name][3:])), name
+    assert np.all(np.abs(res.observables["y_mean"][3:]) < 0.5)
 
 
 def write_messages() -> None:

@@ -125,8 +125,8 @@ def harmonic_run(harmonic_theory):
     u2 = harmonic_theory.left_eigenfunction(2)
     u3 = harmonic_theory.left_eigenfunction(3)
     return mj.simulate(
-        _harmonic(), mj.constant(LR_BATH), n_particles=200_000, n_steps=200, dt=DT, seed=0,
-        init=mj.equilibrium(LR_HOT), record_steps=[0, 25, 50, 100, 200], bins=40,
+        _harmonic(), mj.constant(LR_BATH), n_particles=200_000, n_steps=400, dt=DT, seed=0,
+        init=mj.equilibrium(LR_HOT), record_steps=[0, 25, 50, 200, 400], bins=40,
         bin_range=(-1.6, 1.6), observables={"u2": lambda x, y: u2(y), "u3": lambda x, y: u3(y)},
         progress=False)
 
@@ -157,9 +157,29 @@ def test_rejects_a_theory_at_another_bath_lr(harmonic_run):
     with pytest.warns(UserWarning, match="theory.lr_bath"):
         v = mj.validate(harmonic_run, wrong, level=0.01)
     assert v.check("histograms match").outcome == "not verified"
-    # t = 0 is the same exact start; every later record must reject with high power.
-    assert np.all(v.chi2_pvalues[1:] < 1e-6), v.chi2_pvalues
+    # t = 0 is the same exact start, and the two predicted variances
+    # T_f + (T_h - T_f) e^{-2 mu k t} nearly coincide around t = 5; by t = 10 and 20
+    # they differ by 7% and 17%, which 2e5 particles must reject with high power.
+    assert np.all(v.chi2_pvalues[v.times >= 10] < 1e-6), v.chi2_pvalues
     assert v.check("A_3(t)").outcome == "not verified"
+
+
+def test_any_schedule_is_predicted_by_evolve(harmonic_theory):
+    """A decay schedule (not a quench): the prediction goes through mj.evolve."""
+    sched = mj.wsd(peak=LR_HOT, final=LR_BATH, warmup=0.0, stable=2.0, decay=6.0,
+                   shape="cosine")
+    res = mj.simulate(_harmonic(), sched, n_particles=100_000, n_steps=240, dt=DT, seed=5,
+                      init=mj.equilibrium(LR_HOT), record_steps=[0, 80, 160, 240], bins=30,
+                      bin_range=(-1.6, 1.6), progress=False)
+    v = mj.validate(res, harmonic_theory, modes=(2, 3))
+    assert v.prediction["method"] == "schedule (evolve)"
+    assert v.check("histograms match").outcome == "verified", v.chi2_pvalues
+    # no u_k observables recorded: the modes come from the histogram, binning error stated
+    assert v.modes[3]["source"] == "histogram" and np.all(v.modes[3]["binning_error"] > 0)
+    assert v.check("A_3(t)").outcome == "verified"
+    # the same run against a quench prediction (wrong schedule) is rejected
+    wrong = mj.validate(res, harmonic_theory, schedule=mj.constant(LR_BATH))
+    assert np.all(wrong.chi2_pvalues[1:] < 1e-6), wrong.chi2_pvalues
 
 
 @pytest.fixture(scope="module")

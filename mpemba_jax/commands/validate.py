@@ -121,14 +121,17 @@ def choose_plateaus(fp: FokkerPlanck, lr_cold=None, lr_hot=None) -> dict:
     return {"cold": float(lr_cold), "hot": float(lr_hot), "star": star}
 
 
-def em_bias(fp: FokkerPlanck, dt: float, steps: np.ndarray, lr_inits: dict, edges) -> dict:
+def em_bias(fp: FokkerPlanck, dt: float, steps: np.ndarray, lr_inits: dict, edges,
+            n_particles: int | None = None) -> dict:
     """Euler–Maruyama bias of the river, by the exact EM transition kernel of the 1D
     river on `fp`'s grid against `mj.evolve` at the same `dt`.
 
     The valley enters through its EM-stationary variance `T / (a (1 - mu a dt / 2))`
     (a proxy valid for `tau_x << tau_y`; the valley's lag is the coarse-graining
     error, measured separately). Returns, per start, the largest differences over
-    the record steps in `A_2`, `A_3` and the binned TV distance.
+    the record steps in `A_2`, `A_3` and the binned TV distance, and (given
+    `n_particles`) the chi-square noncentrality `N sum_i (p_EM - p_FP)^2 / p_FP`
+    the bias adds to a histogram of N particles (mean and max over the records).
     """
     import jax
     import jax.numpy as jnp
@@ -187,6 +190,11 @@ def em_bias(fp: FokkerPlanck, dt: float, steps: np.ndarray, lr_inits: dict, edge
             "A3": float(np.max(np.abs(em @ u3 - q @ u3))),
             "tv": float(np.max(np.abs(tv(em) - tv(q)))),
         }
+        if n_particles is not None:
+            pe, pf = masses_to_bins(e, em, edges), masses_to_bins(e, q, edges)
+            nc = n_particles * np.sum((pe - pf) ** 2 / np.where(pf > 0, pf, np.inf), axis=-1)
+            out[name]["chi2_noncentrality_mean"] = float(nc.mean())
+            out[name]["chi2_noncentrality_max"] = float(nc.max())
     return out
 
 
@@ -242,12 +250,14 @@ def run(args) -> int:
                               level=args.crossing_level)
     cross_star = validate_crossing(verdicts["cold"], verdicts["star"], theory=fp,
                                    level=args.crossing_level)
-    bias = em_bias(fp, args.dt, record_steps, lrs, edges)
+    bias = em_bias(fp, args.dt, record_steps, lrs, edges, n_particles)
+    for k, v in verdicts.items():  # what the histograms show of it
+        bias[k]["chi2_excess_measured_mean"] = float(np.mean((v.chi2 - v.chi2_dof)[v.times > 0]))
     summary = _summary_checks(verdicts, cross, fp, args.level)
 
     os.makedirs(args.out, exist_ok=True)
     png = os.path.join(args.out, "mpemba_crossing.png")
-    _figure(verdicts, results, fp, lrs, cross, png)
+    _figure(verdicts, results, fp, lrs, cross, png, summary)
     if args.figure:
         os.makedirs(os.path.dirname(os.path.abspath(args.figure)), exist_ok=True)
         shutil.copyfile(png, args.figure)
@@ -278,7 +288,9 @@ def run(args) -> int:
           f"tau_y={sep['tau_y']:.4g})")
     for k, b in bias.items():
         print(f"  EM bias ({k}): |dA_2| <= {b['A2']:.2g}, |dA_3| <= {b['A3']:.2g}, "
-              f"|dTV| <= {b['tv']:.2g}  (SE of A_2 ~ {se[k]:.2g})")
+              f"|dTV| <= {b['tv']:.2g}  (SE of A_2 ~ {se[k]:.2g}); chi-square noncentrality "
+              f"predicted {b['chi2_noncentrality_mean']:.3g} (mean over records), measured "
+              f"X^2 - dof {b['chi2_excess_measured_mean']:.3g} (mean over t > 0)")
     for k, v in verdicts.items():
         m2, m3 = v.modes[2], v.modes[3]
         r2, r3, rd = v.rates["A2"], v.rates["A3"], v.rates["distance"]
@@ -340,25 +352,28 @@ def _summary_checks(verdicts, cross, fp, level) -> list[Check]:
     return out
 
 
-def _figure(verdicts, results, fp, lrs, cross, path):
+def _figure(verdicts, results, fp, lrs, cross, path, summary=None):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ..validate import _predict
+
     colors = {"cold": "C0", "hot": "C3", "star": "C2"}
     label = {k: f"{k if k != 'star' else 'lr*'} (lr={lrs[k]:.4g})" for k in lrs}
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
     ax = axes[0, 0]
     for k, v in verdicts.items():
-        t = v.times
-        ax.errorbar(t, v.tv, yerr=v.tv_se, fmt="o", ms=2.5, color=colors[k], lw=0.8,
-                    label=f"{label[k]}: MC")
-        ax.plot(t, v.tv_expected, "-", color=colors[k], lw=1.2)
-        ax.plot(t, v.tv_binned, ":", color=colors[k], lw=1.0)
+        ax.errorbar(v.times, v.tv, yerr=v.tv_se, fmt="o", ms=2.5, color=colors[k], lw=0.8,
+                    label=f"{label[k]}")
+        ax.plot(v.times, v.tv_expected, "-", color=colors[k], lw=1.2)
+        ax.plot(v.times, v.tv_binned, ":", color=colors[k], lw=1.0)
     ax.axhline(verdicts["cold"].tv_floor[0], color="k", ls="--", lw=0.8, label="noise floor")
     if math.isfinite(cross.time):
-        ax.axvspan(*cross.ci, color="0.85", zorder=0, label=f"crossing {100 * (1 - cross.level):g}% CI")
+        ax.axvspan(*cross.ci, color="0.85", zorder=0,
+                   label=f"crossing {100 * (1 - cross.level):g}% CI")
+    if math.isfinite(cross.predicted):
         ax.axvline(cross.predicted, color="k", lw=0.8, label="predicted crossing")
     ax.set_yscale("log")
     ax.set_xlabel("t (steps)")
@@ -366,7 +381,29 @@ def _figure(verdicts, results, fp, lrs, cross, path):
     ax.set_title("distance: MC (points), theory as measured (solid), noise-free (dotted)",
                  fontsize=8)
     ax.legend(fontsize=7, frameon=False)
-    for ax, k in ((axes[0, 1], 2), (axes[1, 0], 3)):
+
+    ax = axes[0, 1]
+    vc, vh = verdicts["cold"], verdicts["hot"]
+    t = vc.times
+    ax.errorbar(t, vc.tv - vh.tv, yerr=np.hypot(vc.tv_se, vh.tv_se), fmt="o", ms=2.5, lw=0.8,
+                color="C4", label="MC: cold - hot")
+    ax.plot(t, vc.tv_expected - vh.tv_expected, "-", color="k", lw=1.0, label="theory as measured")
+    ax.plot(t, vc.tv_binned - vh.tv_binned, ":", color="k", lw=1.0, label="theory, noise-free")
+    ax.axhline(0, color="k", lw=0.5)
+    if math.isfinite(cross.time):
+        ax.axvspan(*cross.ci, color="0.85", zorder=0, label="crossing CI")
+        ax.axvline(cross.time, color="C4", lw=0.8, label=f"measured {cross.time:.1f}")
+    ax.set_xlim(0.4 * (cross.predicted if math.isfinite(cross.predicted) else t[-1] / 2), t[-1])
+    sel = t >= ax.get_xlim()[0]
+    d = (vc.tv - vh.tv)[sel]
+    pad = 3 * np.hypot(vc.tv_se, vh.tv_se)[sel].max()
+    ax.set_ylim(d.min() - pad, d.max() + pad)
+    ax.set_xlabel("t (steps)")
+    ax.set_ylabel("TV(cold) - TV(hot)")
+    ax.set_title("the Mpemba crossing: hotter start ends closer to equilibrium", fontsize=9)
+    ax.legend(fontsize=7, frameon=False)
+
+    for ax, k in ((axes[1, 0], 2), (axes[1, 1], 3)):
         for name, v in verdicts.items():
             m = v.modes[k]
             ax.errorbar(v.times, m["A"], yerr=m["se"], fmt="o", ms=2.5, lw=0.8,
@@ -377,13 +414,12 @@ def _figure(verdicts, results, fp, lrs, cross, path):
         ax.set_ylabel(f"$A_{k}(t)$ = mean $u_{k}(y)$")
         ax.set_title(f"$A_{k}$: MC (points) vs $a_{k} e^{{-\\lambda_{k} t}}$ (lines)", fontsize=9)
         ax.legend(fontsize=7, frameon=False)
-    ax = axes[1, 1]
-    res = results["hot"]
-    v = verdicts["hot"]
-    picks = [0, int(np.argmin(np.abs(v.times - (cross.time if math.isfinite(cross.time) else
-                                                v.times[len(v.times) // 2])))), len(v.times) - 1]
+
+    ax = axes[0, 2]
+    res, v = results["hot"], verdicts["hot"]
+    mid = cross.time if math.isfinite(cross.time) else v.times[len(v.times) // 2]
+    picks = [0, int(np.argmin(np.abs(v.times - mid))), len(v.times) - 1]
     widths = np.diff(res.bin_edges)
-    from ..validate import _predict
     masses, _ = _predict(res, fp, None)
     for j, r in enumerate(picks):
         c = ("C0", "C1", "C4")[j]
@@ -392,11 +428,36 @@ def _figure(verdicts, results, fp, lrs, cross, path):
         ax.plot(fp.centres, masses[r] / fp.h, "--", color="k" if j == 0 else c, lw=0.9)
     ax.set_xlabel("river coordinate y")
     ax.set_ylabel("density")
-    ax.set_title("hot start: histograms (steps) vs predicted densities (lines)", fontsize=9)
+    ax.set_title("hot start: histograms (steps) vs predicted densities (dashed)", fontsize=9)
     ax.legend(fontsize=7, frameon=False)
+
+    ax = axes[1, 2]
+    ax.axis("off")
+    if summary:
+        lines = []
+        for c in summary:
+            lines.append(f"[{c.outcome}] {c.claim}")
+        for k, v in verdicts.items():
+            c = v.check("histograms match")
+            lines.append(f"[{c.outcome}] {k}: histogram chi-square at every record "
+                         f"(level {c.level:g}, Bonferroni; {c.detail})")
+        sep = verdicts["cold"].separation["ratio"]
+        lines += ["", f"tau_x / tau_y = {sep:.2g}",
+                  f"lambda_2 = {fp.eigenvalues[1]:.4g}, lambda_3 = {fp.eigenvalues[2]:.4g}",
+                  f"crossing: measured {cross.time:.1f}, CI [{cross.ci[0]:.1f}, {cross.ci[1]:.1f}]",
+                  f"predicted {cross.predicted:.1f} (as measured), "
+                  f"{cross.predicted_continuum:.1f} (fp.crossing_time)"]
+        ax.text(0.0, 1.0, "\n".join(_wrap(x, 60) for x in lines), va="top", ha="left",
+                fontsize=8, family="monospace", transform=ax.transAxes)
     n = results["cold"].n_particles
     fig.suptitle(f"{fp.landscape.name}: quench to lr={fp.lr_bath:g}, {n:,} particles per start",
                  fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=72)
     plt.close(fig)
+
+
+def _wrap(text, width):
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width, subsequent_indent="    ")) or text
