@@ -4,13 +4,16 @@
 batch is an LR table `(S, n_steps + 1)` (each schedule evaluated on the host
 in float64 at `s * dt`, as `simulate` does), and one jitted `fori_loop` over
 steps advances the state `x: (S, n_blocks, B, d)`, `y: (S, n_blocks, B)` with
-the engine's step function mapped (`lax.map`) over the schedule axis. The noise of step
-`s` is drawn once per block with the engine's keying (`noise.block_normals`)
-and shared by every schedule, so
+the engine's step function mapped (`lax.map`) over the schedule axis. Every
+schedule draws the noise of step `s` with the engine's keying
+(`noise.block_normals`: seed, step, block), so all schedules see the same
+numbers, and
 
 - schedule `i` of a batch gives *bit for bit* what `mj.simulate` gives for it
   alone with the same seed, block size and dtype (same normals, same
-  arithmetic, same per-block float32 sums, same float64 host order);
+  arithmetic, same per-block float32 sums, same float64 host order; a test
+  checks it, since it rests on XLA compiling the mapped step like
+  `simulate`'s own loop body);
 - the schedules are compared under common random numbers: differences
   between schedules are far less noisy than either run. `BatchResult` keeps
   the sums of `n_groups` contiguous groups of noise blocks (independent

@@ -24,9 +24,16 @@ is stable for any valley stiffness and `h` is set by the river alone.
 consecutive steps' noise, `n = (n_s + n_{s+1}) / 2`: the same cost per step
 (each step's noise is drawn once and carried to the next), weak order two
 for the stationary distribution (exact stationary variance on a harmonic
-well). Stable for `mu a h < 2`.
+well). Stable for `mu a h < 2`. On a river with reflecting walls the river
+coordinate takes its own step's noise `n_s` instead (`lm_noise`): a mirror
+reflection reverses the direction in which the carried half `n_{s+1} / 2`
+acts, so the two halves cancel and particles stick to the wall (a 40 %
+excess in the edge bins of free diffusion, decaying only like `sqrt(h)`);
+undoing that needs one bit of state per particle that the driver does not
+keep. There the valley stays second order and the river is first order.
 
-After each step `y` is reflected at the walls.
+After each step `y` is reflected at the walls (mirror reflection, which is
+exact for Euler–Maruyama on free diffusion).
 
 A step function has the signature `step(x, y, noise, lr, dt) -> (x, y)` with
 `x: (..., d)`, `y: (...)`, `noise: (..., d + 1)` of unit variance. For the
@@ -52,7 +59,8 @@ import jax.numpy as jnp
 from .dynamics import Dynamics
 from .landscape import ValleyRiver
 
-__all__ = ["INTEGRATORS", "EXPLICIT_VALLEY", "make_step", "averages_noise", "reflect"]
+__all__ = ["INTEGRATORS", "EXPLICIT_VALLEY", "make_step", "averages_noise", "lm_noise",
+           "reflect"]
 
 INTEGRATORS = ("euler_maruyama", "valley_exact", "leimkuhler_matthews")
 # Integrators whose valley step is explicit (stable only for mu a h < 2).
@@ -75,6 +83,17 @@ def averages_noise(integrator: str) -> bool:
     """Whether step `s` of `integrator` takes `(n_s + n_{s+1}) / 2` as its noise."""
     _check(integrator)
     return integrator == "leimkuhler_matthews"
+
+
+def lm_noise(current: jax.Array, following: jax.Array, landscape: ValleyRiver) -> jax.Array:
+    """Leimkuhler–Matthews noise of step `s` from the draws of steps `s` and `s + 1`
+    (`(..., d + 1)` each): their average, except on the river of a landscape
+    with walls, which takes `current` alone (see the module docstring)."""
+    averaged = 0.5 * (current + following)
+    if landscape.domain is None:
+        return averaged
+    d = landscape.valley_dim
+    return jnp.concatenate([averaged[..., :d], current[..., d:]], axis=-1)
 
 
 def make_step(landscape: ValleyRiver, dynamics: Dynamics,

@@ -44,7 +44,7 @@ from .checkpoint import save_checkpoint as _save_checkpoint
 from . import noise as _noise
 from . import recording as _recording
 from .dynamics import Dynamics
-from .integrators import EXPLICIT_VALLEY, INTEGRATORS, averages_noise, make_step
+from .integrators import EXPLICIT_VALLEY, INTEGRATORS, averages_noise, lm_noise, make_step
 from .landscape import ValleyRiver
 from .progress import Progress
 from .result import SimulationResult
@@ -422,10 +422,10 @@ def _step_kernels(landscape, dynamics, integrator, block_size, dtype, noise="gau
         return (x, y, draw(root, block_ids, s0)) if averaged else (x, y)
 
     def one_step(root, block_ids, lr_table, dt, s, state):
-        if averaged:  # step s moves with (xi_s + xi_{s+1}) / 2; xi_{s+1} is carried on
+        if averaged:  # step s moves with (xi_s + xi_{s+1}) / 2, xi_{s+1} carried on
             x, y, xi = state
             xi_next = draw(root, block_ids, s + 1)
-            x, y = step(x, y, 0.5 * (xi + xi_next), lr_table[s], dt)
+            x, y = step(x, y, lm_noise(xi, xi_next, landscape), lr_table[s], dt)
             return x, y, xi_next
         x, y = state
         return step(x, y, draw(root, block_ids, s), lr_table[s], dt)

@@ -279,7 +279,7 @@ shapes = ["greedy", "linear"]
     assert cli.main(["compare-schedules", "--config", str(cfg), "--out", str(out),
                      "--no-progress"]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["sweeps"]) == {"shapes", "valley"}
+    assert set(summary["sweeps"]) == {"bath", "shapes", "valley"}  # bath: the SGD reference
     runs = summary["sweeps"]["shapes"]["runs"]
     assert {r["info"]["window"]["class"] for r in runs.values()} <= {"inside", "too fast", "too slow"}
     assert runs["peak0.05_quench"]["info"]["window"]["class"] == "too fast"

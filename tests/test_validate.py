@@ -207,6 +207,26 @@ def test_valley_dimension_is_told_apart(entropic_run):
     assert w.check("TV distance").outcome == "not verified"
 
 
+def test_heavy_tailed_eigenfunctions_make_mode_checks_inconclusive(harmonic_run, harmonic_theory):
+    """kinked_double_well's u_3 is a far-tail continuum mode: a hot start's a_3 is
+    carried by particles a sample of 4096 never holds, so the sample SE is
+    meaningless and the verdict must say so rather than reject or accept."""
+    land = mj.preset("kinked_double_well")
+    fp = mj.FokkerPlanck(land, 0.01, n_grid=4000, n_modes=4, lr_max=0.1)
+    u3 = fp.left_eigenfunction(3)
+    res = mj.simulate(land, mj.constant(0.01), n_particles=4096, n_steps=2, dt=0.25, seed=0,
+                      init=mj.equilibrium(0.02), record_steps=[0, 2], bins=30,
+                      observables={"u3": lambda x, y: u3(y)}, progress=False)
+    v = mj.validate(res, fp, modes=(3,))
+    assert v.modes[3]["heavy_tailed"]
+    assert v.check("A_3(0)").outcome == "inconclusive (heavy-tailed estimator)"
+    assert any("heavy-tailed" in w for w in v.warnings)
+    # ... while the harmonic river's modes are not flagged
+    ok = mj.validate(harmonic_run, harmonic_theory)
+    assert not ok.modes[2]["heavy_tailed"] and not ok.modes[3]["heavy_tailed"]
+    np.testing.assert_allclose(ok.modes[3]["se_theory"], ok.modes[3]["se"], rtol=0.1)
+
+
 def test_intervals_cover_over_repeated_seeds(harmonic_theory):
     """40 small runs: the stated 95% intervals of A_2, A_3 and of the TV distance
     (around the theory as measured) cover the prediction at the nominal rate."""

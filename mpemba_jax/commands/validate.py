@@ -29,7 +29,15 @@ from ..initial import equilibrium
 from ..presets import preset
 from ..schedules import constant
 from ..simulate import simulate
-from ..validate import INCONCLUSIVE, NOT_VERIFIED, VERIFIED, Check, validate, validate_crossing
+from ..validate import (
+    HEAVY_TAILED,
+    INCONCLUSIVE,
+    NOT_VERIFIED,
+    VERIFIED,
+    Check,
+    validate,
+    validate_crossing,
+)
 
 # The valley stiffness of the default run: at the preset's a0 = 3 box_wells has
 # tau_x / tau_y = 0.04, and the valley's lag after the quench moves A_2 by
@@ -334,7 +342,9 @@ def _summary_checks(verdicts, cross, fp, level) -> list[Check]:
     z3 = float(v.modes[3]["A"][0] / v.modes[3]["se"][0])
     out.append(Check(claim="at lr*, A_3 is not zero", test="|A_3(0)| / SE > z_{1-level/2}",
                      level=level, statistic=z3, p_value=float(2 * scipy.stats.norm.sf(abs(z3))),
-                     outcome=VERIFIED if abs(z3) > z2 else NOT_VERIFIED, detail=f"z = {z3:.1f}"))
+                     outcome=(HEAVY_TAILED if v.modes[3]["heavy_tailed"] else
+                              VERIFIED if abs(z3) > z2 else NOT_VERIFIED),
+                     detail=f"z = {z3:.1f}"))
     r3, rd = v.rates["A3"], v.rates["distance"]
     lam2, lam3 = fp.eigenvalues[1], fp.eigenvalues[2]
     ok3 = abs(r3["z_vs_lambda_3"]) < z2 and abs(r3["z_vs_lambda_2"]) > z2
@@ -345,7 +355,8 @@ def _summary_checks(verdicts, cross, fp, level) -> list[Check]:
         test=("GLS rate of A_3 within z_{1-level/2} SE of lambda_3 and beyond it from lambda_2; "
               "log-slope of the resolved TV distance above lambda_2 by more than z_{1-level/2} SE"),
         level=level, statistic=float(r3["z_vs_lambda_3"]), p_value=None,
-        outcome=(VERIFIED if ok3 and okd else INCONCLUSIVE if not resolved else NOT_VERIFIED),
+        outcome=(HEAVY_TAILED if v.modes[3]["heavy_tailed"] else VERIFIED if ok3 and okd
+                 else INCONCLUSIVE if not resolved else NOT_VERIFIED),
         detail=(f"A_3 rate {r3['rate']:.5f} +- {r3['rate_se']:.5f} (lambda_3 {lam3:.5f}, "
                 f"lambda_2 {lam2:.5f}); distance rate {rd['rate']:.5f} +- {rd['rate_se']:.5f} "
                 f"over {rd['records']} resolved records (theory as measured {rd['theory_rate']:.5f})")))
