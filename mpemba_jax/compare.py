@@ -59,8 +59,7 @@ from . import initial as _initial
 from . import integrators as _integrators
 from . import noise as _noise
 from . import recording as _recording
-from .dynamics import Dynamics
-from .fokker_planck import FokkerPlanck, masses_to_bins
+from .fokker_planck import FokkerPlanck
 from .fp_evolve import evolve
 from .integrators import make_step
 from .landscape import ValleyRiver
@@ -338,7 +337,8 @@ def run_batch(
       >>> land = mj.preset("box_wells")
       >>> batch = mj.run_batch(land, {"low": mj.wsd(0.015, 0.01, 50, 500, 100),
       ...                             "high": mj.wsd(0.05, 0.01, 50, 500, 100)},
-      ...                      n_particles=4096, n_steps=1000, dt=1.0, init=mj.point(-0.28))
+      ...                      n_particles=4096, n_steps=1000, dt=1.0, init=mj.point(-0.28),
+      ...                      progress=False)
       >>> batch.observables["loss"].shape
       (2, 51)
     """

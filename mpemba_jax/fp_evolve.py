@@ -30,6 +30,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from .fokker_planck import FokkerPlanck, _positive_lr
+from .schedules import evaluate_schedule
 
 __all__ = ["Evolution", "evolve", "schedule_values"]
 
@@ -53,19 +54,13 @@ class Evolution(NamedTuple):
 def schedule_values(schedule: Callable | float, dt: float, n_steps: int) -> np.ndarray:
     """`schedule(s * dt)` for `s = 0 .. n_steps - 1` as float64, shape `(n_steps,)`.
 
-    Tries one vectorised call (optax schedules accept arrays) and falls back to
-    a Python loop for scalar-only callables. A number means a constant LR.
+    Evaluated exactly as the simulator does (`schedules.evaluate_schedule`, in
+    float64), so that theory and particles see the same LRs. A number means a
+    constant LR.
     """
     if not callable(schedule):
         return np.full(n_steps, _positive_lr("schedule", schedule))
-    t = np.arange(n_steps) * dt
-    try:
-        out = np.asarray(schedule(jnp.asarray(t)), np.float64)
-        if out.shape != t.shape:
-            raise ValueError
-    except Exception:  # noqa: BLE001 - any failure means "not vectorisable"
-        out = np.array([float(schedule(float(ti))) for ti in t])
-    return out
+    return evaluate_schedule(schedule, np.arange(n_steps) * dt)
 
 
 def evolve(

@@ -326,6 +326,12 @@ def plan_run(landscape, schedule, *, n_particles, n_steps, dt, seed=0, init=None
                 f"block_size={block_size} x {len(devices)} device(s) puts 2^31 or more "
                 "particles in one chunk, beyond the int32 per-chunk histogram; use a smaller "
                 "block_size")
+    # Spread the blocks evenly over the chunks this needs, so that the last
+    # chunk is not mostly padding (128 blocks in chunks of 113 would do 77 %
+    # extra work); still a multiple of the device count, never larger.
+    n_blocks = -(-n_particles // block_size)
+    n_chunks = -(-n_blocks // chunk_blocks)
+    chunk_blocks = -(-(-(-n_blocks // n_chunks)) // len(devices)) * len(devices)
 
     return RunPlan(
         landscape=landscape, dynamics=dynamics, schedule_description=describe_schedule(schedule),

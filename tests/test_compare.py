@@ -19,7 +19,6 @@ import mpemba_jax as mj
 from conftest import assert_within_se, z_threshold
 from mpemba_jax import cli, compare
 from mpemba_jax.commands import compare_schedules as cs
-from mpemba_jax.schedules import evaluate_schedule
 
 
 def _schedules():
