@@ -23,9 +23,9 @@ Drawing. Every kind of noise is a transform of raw 32-bit words
   `j` is bit `j % 32` of word `j // 32`);
 - `"three_point"`: `+-c` with probability `p` each and `0` otherwise, two
   variates per word (16 bits each, low half first): `p = 10923 / 65536`
-  (1/6 to 3e-5) and `c = (2 p)^(-1/2)` (`sqrt(3)` to 1e-5), so the mean, the
-  variance (exactly 1) and the third and fifth moments are Gaussian, and the
-  fourth is 3 to 3e-5.
+  (1/6 to 3e-5 relative) and `c = (2 p)^(-1/2)` (`sqrt(3)` to 2e-5 relative),
+  so the mean, the variance (exactly 1) and the third and fifth moments are
+  Gaussian, and the fourth is `1 / (2 p)`, 3 to 3e-5 relative.
 
 For histograms only the weak order matters: an Euler–Maruyama step needs the
 noise's moments right through the third (Rademacher suffices); second-order

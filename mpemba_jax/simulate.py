@@ -369,9 +369,9 @@ def _check_stability(landscape, dynamics, lr_steps, dt, region, integrator="eule
         raise ValueError(
             f"dt={dt:g} is unstable: mu * a * dt = {mu_max * a_max * dt:.3g} >= 2 at "
             f"lr={lr_max:g} (time={dynamics.time!r}, max curvature a={a_max:.4g} on "
-            f"[{region[0]:.3g}, {region[1]:.3g}]); integrator={integrator!r} needs "
-            f"dt < {2.0 / (mu_max * a_max):.4g} and is accurate for dt << that "
-            "(integrator='valley_exact' takes the valley step exactly at any dt)"
+            f"[{region[0]:.3g}, {region[1]:.3g}]); "
+            f"{'Euler–Maruyama' if integrator == 'euler_maruyama' else 'Leimkuhler–Matthews'} "
+            f"needs dt < {2.0 / (mu_max * a_max):.4g} and is accurate for dt << that"
         )
 
 
