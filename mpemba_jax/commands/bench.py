@@ -44,6 +44,18 @@ def add_parser(sub):
     p.set_defaults(func=run)
 
 
+def _command(args) -> str:
+    """The command line that reproduces this run, every option spelled out."""
+    words = ["mpemba-jax", "bench"]
+    for name in ("n_particles", "n_steps", "record_every", "configs", "generators",
+                 "generator_particles", "numpy_particles", "numpy_steps", "diffrax_particles",
+                 "diffrax_steps", "chunk_size", "lr", "dt", "repeats"):
+        value = getattr(args, name)
+        if value is not None:
+            words += ["--" + name.replace("_", "-"), repr(value) if value == "" else str(value)]
+    return " ".join(words)
+
+
 def _split(text: str) -> tuple[str, ...]:
     return tuple(part for part in text.split(",") if part)
 
@@ -64,8 +76,7 @@ def run(args) -> int:
         numpy_particles=args.numpy_particles, numpy_steps=args.numpy_steps,
         diffrax_particles=args.diffrax_particles, diffrax_steps=args.diffrax_steps,
         chunk_size=args.chunk_size, lr=args.lr, dt=args.dt, repeats=args.repeats, log=log)
-    report["command"] = "mpemba-jax " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] \
-        else report["command"]
+    report["command"] = _command(args)
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:
