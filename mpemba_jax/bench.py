@@ -43,7 +43,7 @@ from .initial import point
 from .integrators import INTEGRATORS
 from .presets import preset
 from .schedules import constant
-from .simulate import simulate
+from .simulate import _CHUNK_ACCELERATOR, _CHUNK_CPU, simulate
 
 __all__ = ["run_benchmark", "DEFAULT_CONFIGS"]
 
@@ -74,13 +74,15 @@ def engine_rate(land, lr: float, dt: float, n: int, steps: int, every: int, *,
 
 
 def noise_rate(n: int, steps: int, *, kind: str = "gaussian", generator: str = "threefry2x32",
-               block_size: int = 1024, width: int = 2, chunk: int = 1 << 20,
+               block_size: int = 1024, width: int = 2, chunk: int | None = None,
                repeats: int = 2) -> float:
     """The engine's generator drawing `width` variates per particle-step, and nothing else.
 
-    Runs one chunk of `min(n, chunk)` particles (the engine's default CPU chunk)
-    for `steps` steps; the rate is per particle-step.
+    Runs one chunk of `min(n, chunk)` particles (default: the engine's default
+    chunk for the backend) for `steps` steps; the rate is per particle-step.
     """
+    if chunk is None:
+        chunk = _CHUNK_CPU if jax.devices()[0].platform == "cpu" else _CHUNK_ACCELERATOR
     n_blocks = -(-min(n, chunk) // block_size)
     ids = jnp.arange(n_blocks, dtype=jnp.uint32)
     root = _noise.root_key(0, generator)

@@ -50,7 +50,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                    "record_every": ((int,), False), "bins": ((int,), False),
                    "bin_range": ((list,), False), "chunk_size": ((int,), False),
                    "block_size": ((int,), False), "generator": ((str,), False),
-                   "integrator": ((str,), False)},
+                   "integrator": ((str,), False), "noise": ((str,), False)},
     "output": {"dir": ((str,), False)},
 }
 _KIND_KEYS = {

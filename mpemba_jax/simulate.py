@@ -598,11 +598,21 @@ def _run(plan: RunPlan, progress: bool, store: _CheckpointStore | None) -> Simul
                     last_saved = s
             counts, block_sums = record(x, y, valid)
             counts_total[r] += np.asarray(counts, np.int64)
-            sums_total[r] = _add_blocks(sums_total[r], np.asarray(block_sums, np.float64))
+            sums_total[r] = _add_blocks(sums_total[r], _gather(block_sums))
         if store is not None:
             store.save(c + 1, 0, None, None, counts_total, sums_total)
     bar.close()
     return _result(plan, counts_total, sums_total, names, plan.n_particles, start)
+
+
+def _gather(block_sums: jax.Array) -> np.ndarray:
+    """Every block's sums on this host, in block order; across processes on a
+    multi-host run (`jax.distributed`), where each holds only its own blocks."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        block_sums = multihost_utils.process_allgather(block_sums, tiled=True)
+    return np.asarray(block_sums, np.float64)
 
 
 def _add_blocks(total: np.ndarray, block_sums: np.ndarray) -> np.ndarray:
