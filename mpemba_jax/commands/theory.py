@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 import json
 import os
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from ..fokker_planck import FokkerPlanck
 from ..presets import preset
+from . import parse_params
 
 
 def add_parser(sub):
@@ -40,26 +42,13 @@ def add_parser(sub):
     p.set_defaults(func=run)
 
 
-def _parse_params(items: list[str]) -> dict:
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise ValueError(f"--param must be KEY=VALUE; got {item!r}")
-        key, value = item.split("=", 1)
-        try:
-            out[key] = int(value) if value.lstrip("-").isdigit() else float(value)
-        except ValueError:
-            raise ValueError(f"--param {key}: value must be a number; got {value!r}") from None
-    return out
-
-
 def run(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    land = preset(args.preset, **_parse_params(args.param))
+    land = preset(args.preset, **parse_params(args.param))
     lo, hi = args.lr_range or (1.05 * args.lr_bath, 10.0 * args.lr_bath)
     fp = FokkerPlanck(
         land, args.lr_bath, time=args.time, temperature_scale=args.temperature_scale,

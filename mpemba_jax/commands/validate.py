@@ -38,6 +38,7 @@ from ..validate import (
     validate,
     validate_crossing,
 )
+from . import parse_params
 
 # The valley stiffness of the default run: at the preset's a0 = 3 box_wells has
 # tau_x / tau_y = 0.04, and the valley's lag after the quench moves A_2 by
@@ -88,19 +89,6 @@ def add_parser(sub):
     p.add_argument("--figure", default=None, help="also copy the figure here")
     p.add_argument("--no-progress", action="store_true", help="hide progress lines")
     p.set_defaults(func=run)
-
-
-def _parse_params(items):
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise ValueError(f"--param must be KEY=VALUE; got {item!r}")
-        key, value = item.split("=", 1)
-        try:
-            out[key] = int(value) if value.lstrip("-").isdigit() else float(value)
-        except ValueError:
-            raise ValueError(f"--param {key}: value must be a number; got {value!r}") from None
-    return out
 
 
 def choose_plateaus(fp: FokkerPlanck, lr_cold=None, lr_hot=None) -> dict:
@@ -219,7 +207,7 @@ def _cpu_seconds() -> float:
 def run(args) -> int:
     start = time.perf_counter()
     params = dict(DEFAULT_PARAMS.get(args.preset, {}))
-    params.update(_parse_params(args.param))
+    params.update(parse_params(args.param))
     land = preset(args.preset, **params)
     n_particles = int(args.n_particles)
     if n_particles < 1 or n_particles != args.n_particles:
