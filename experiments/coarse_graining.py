@@ -45,7 +45,7 @@ import time
 import numpy as np
 
 import mpemba_jax as mj
-from mpemba_jax.validate import _jsonable
+from mpemba_jax.result import jsonable
 
 LR_BATH = 0.01
 
@@ -133,7 +133,7 @@ def main(argv=None) -> int:
 
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "coarse_graining.json"), "w") as f:
-        json.dump(_jsonable({"settings": vars(args), "lr_bath": LR_BATH, "rows": rows,
+        json.dump(jsonable({"settings": vars(args), "lr_bath": LR_BATH, "rows": rows,
                              "fits": fits, "wall_seconds": time.perf_counter() - start}),
                   f, indent=1, allow_nan=False)
     import matplotlib

@@ -33,6 +33,7 @@ import time
 import numpy as np
 
 import mpemba_jax as mj
+from mpemba_jax.bench import double_well_numbers, numpy_double_well_step
 from mpemba_jax.fokker_planck import masses_to_bins
 
 LADDER = (0.2, 0.14, 0.1, 0.07, 0.05, 0.035, 0.025, 0.018, 0.0125)
@@ -76,8 +77,7 @@ def engine_run(land, args, edges, p, integrator, noise, h):
 
 def numpy_run(land, args, edges, p, h):
     """Plain NumPy float32 Euler–Maruyama of the same update, `mu = 1`, `T = lr`."""
-    q = land.params
-    hb, w, s, a0, g = (np.float32(q[k]) for k in ("barrier", "width", "tilt", "a0", "growth"))
+    numbers = double_well_numbers(land)
     steps = int(round(args.t_end / h))
     n = args.n_particles
     hh, amp = np.float32(h), np.float32(np.sqrt(2.0 * args.lr * h))
@@ -87,11 +87,7 @@ def numpy_run(land, args, edges, p, h):
     y = np.full(n, -1.0, np.float32)
     for _ in range(steps):
         noise = rng.standard_normal((2, n), dtype=np.float32)
-        a = a0 * np.exp(g * y / w)
-        dv = 4 * hb * ((y / w) ** 2 - 1) * y / w**2 - s
-        x_new = x - hh * a * x + amp * noise[0]
-        y = y - hh * (dv + 0.5 * (a * g / w) * x * x) + amp * noise[1]
-        x = x_new
+        x, y = numpy_double_well_step(x, y, noise, numbers, hh, amp)
     counts, _ = np.histogram(y, bins=edges)
     run_s = time.perf_counter() - t0
     return dict(h=h, steps=steps, tv=tv(counts, int(n - counts.sum()), p), seconds=run_s)

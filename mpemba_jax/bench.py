@@ -100,15 +100,30 @@ def noise_rate(n: int, steps: int, *, kind: str = "gaussian", generator: str = "
     return n_blocks * block_size * steps / seconds
 
 
-def _double_well_numbers(land):
+def double_well_numbers(land):
+    """`(barrier, width, tilt, a0, growth)` of a `double_well` preset as float32."""
     p = land.params
     return tuple(np.float32(p[k]) for k in ("barrier", "width", "tilt", "a0", "growth"))
+
+
+def numpy_double_well_step(x, y, noise, numbers, mu, amp):
+    """One plain-NumPy Euler–Maruyama step of the `double_well` preset (`d = 1`).
+
+    `x, y: (n,)`, `noise: (2, n)` standard normals, `numbers` from
+    `double_well_numbers`, `mu = mobility * dt`, `amp = sqrt(2 mobility T dt)`.
+    """
+    h, w, s, a0, g = numbers
+    a = a0 * np.exp(g * y / w)
+    dv = 4 * h * ((y / w) ** 2 - 1) * y / w**2 - s
+    x_new = x - mu * a * x + amp * noise[0]
+    y_new = y - mu * (dv + 0.5 * (a * g / w) * x * x) + amp * noise[1]
+    return x_new, y_new
 
 
 def numpy_rate(land, lr: float, dt: float, n: int, steps: int, every: int, *, seed: int = 0,
                repeats: int = 1) -> float:
     """Plain NumPy Euler–Maruyama of the identical double-well update (float32)."""
-    h, w, s, a0, g = _double_well_numbers(land)
+    numbers = double_well_numbers(land)
     mu, amp = np.float32(lr * dt), np.float32(np.sqrt(2.0 * lr * lr * dt))
     lo, width = np.float32(_RANGE[0]), np.float32((_RANGE[1] - _RANGE[0]) / _BINS)
 
@@ -119,11 +134,7 @@ def numpy_rate(land, lr: float, dt: float, n: int, steps: int, every: int, *, se
         counts = np.zeros(_BINS + 2, np.int64)
         for step in range(1, steps + 1):
             noise = rng.standard_normal((2, n), dtype=np.float32)
-            a = a0 * np.exp(g * y / w)
-            dv = 4 * h * ((y / w) ** 2 - 1) * y / w**2 - s
-            x_new = x - mu * a * x + amp * noise[0]
-            y = y - mu * (dv + 0.5 * (a * g / w) * x * x) + amp * noise[1]
-            x = x_new
+            x, y = numpy_double_well_step(x, y, noise, numbers, mu, amp)
             if step % every == 0 or step == steps:
                 idx = np.clip(np.floor((y - lo) / width), -1, _BINS).astype(np.int64) + 1
                 counts += np.bincount(idx, minlength=_BINS + 2)
@@ -140,7 +151,7 @@ def diffrax_rate(land, lr: float, dt: float, n: int, steps: int, every: int, *,
         import lineax
     except ImportError as e:  # optional `bench` extra
         return f"skipped: {e}"
-    h, w, s, a0, g = (float(v) for v in _double_well_numbers(land))
+    h, w, s, a0, g = (float(v) for v in double_well_numbers(land))
     mu, amp = lr, float(np.sqrt(2.0 * lr * lr))
     t1 = steps * dt
     ts = jnp.asarray(np.unique(np.append(np.arange(every, steps + 1, every), steps)) * dt,

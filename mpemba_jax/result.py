@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SimulationResult", "load_result", "atomic_directory"]
+__all__ = ["SimulationResult", "load_result", "atomic_directory", "jsonable"]
 
 _ARRAYS, _METADATA = "arrays.npz", "metadata.json"
 
@@ -236,3 +237,21 @@ def _json_default(o):
     if isinstance(o, np.ndarray):
         return o.tolist()
     return repr(o)
+
+
+def jsonable(o: Any) -> Any:
+    """`o` with NumPy arrays and scalars as JSON types and non-finite floats as `None`."""
+    if isinstance(o, dict):
+        return {str(k): jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [jsonable(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return jsonable(o.tolist())
+    if isinstance(o, (np.bool_, bool)):
+        return bool(o)
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (float, np.floating)):
+        o = float(o)
+        return o if math.isfinite(o) else None
+    return o

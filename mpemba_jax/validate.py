@@ -54,7 +54,7 @@ from numpy.typing import ArrayLike
 from . import schedules as _schedules
 from .fokker_planck import FokkerPlanck, masses_to_bins
 from .fp_evolve import evolve
-from .result import SimulationResult
+from .result import SimulationResult, jsonable
 from .timescales import tau_x
 
 __all__ = [
@@ -96,8 +96,22 @@ class Check:
     detail: str = ""
 
 
+class _JsonRecord:
+    """`to_dict` / `to_json` for the verdict dataclasses (non-finite numbers -> null)."""
+
+    def to_dict(self) -> dict:
+        return jsonable(dataclasses.asdict(self))
+
+    def to_json(self, path=None, indent: int = 2) -> str:
+        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        if path is not None:
+            with open(path, "w") as f:
+                f.write(text)
+        return text
+
+
 @dataclasses.dataclass
-class Verdict:
+class Verdict(_JsonRecord):
     """What `validate` found, per record time `(R,)` and overall.
 
     Attributes:
@@ -151,19 +165,9 @@ class Verdict:
                 return c
         raise KeyError(claim_prefix)
 
-    def to_dict(self) -> dict:
-        return _jsonable(dataclasses.asdict(self))
-
-    def to_json(self, path=None, indent: int = 2) -> str:
-        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-        if path is not None:
-            with open(path, "w") as f:
-                f.write(text)
-        return text
-
 
 @dataclasses.dataclass
-class CrossingVerdict:
+class CrossingVerdict(_JsonRecord):
     """Measured crossing of two distance curves against the prediction.
 
     time, ci: measured crossing time and its confidence interval (`nan` if
@@ -184,32 +188,7 @@ class CrossingVerdict:
     check: Check
     detail: dict
 
-    def to_dict(self) -> dict:
-        return _jsonable(dataclasses.asdict(self))
 
-    def to_json(self, path=None, indent: int = 2) -> str:
-        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-        if path is not None:
-            with open(path, "w") as f:
-                f.write(text)
-        return text
-
-
-def _jsonable(o: Any) -> Any:
-    if isinstance(o, dict):
-        return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_jsonable(v) for v in o]
-    if isinstance(o, np.ndarray):
-        return _jsonable(o.tolist())
-    if isinstance(o, (np.bool_, bool)):
-        return bool(o)
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (float, np.floating)):
-        o = float(o)
-        return o if math.isfinite(o) else None
-    return o
 
 
 # ---------------------------------------------------------------------------
@@ -766,7 +745,7 @@ def _mismatches(result: SimulationResult, theory: FokkerPlanck) -> list[str]:
     meta = result.metadata
     land = meta.get("landscape", {})
     mine = theory.landscape.describe()
-    if land and _jsonable(land) != _jsonable(mine):
+    if land and jsonable(land) != jsonable(mine):
         out.append(f"landscape differs: run {land}, theory {mine}")
     dyn = meta.get("dynamics", {})
     if dyn and dyn != theory.dynamics.describe():

@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from ..result import jsonable
+
 DEFAULT: dict[str, Any] = {
     "landscape": {"preset": "box_wells", "params": {}},
     "run": {
@@ -999,21 +1001,15 @@ def _theory_agreement(out) -> dict:
 # ---------------------------------------------------------------------------
 # Output: JSON, figures, report
 # ---------------------------------------------------------------------------
-def _jsonable(o):
-    if isinstance(o, dict):
-        return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_jsonable(v) for v in o]
-    if isinstance(o, np.ndarray):
-        return _jsonable(o.tolist())
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating, float)):
-        return None if not math.isfinite(float(o)) else float(o)
-    if isinstance(o, (np.bool_,)):
-        return bool(o)
-    return o
 
+def _save_figure(fig, out: Path, name: str) -> str:
+    """Lay out, write `out/name.png` and close `fig`; the file name, for the report."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(out / f"{name}.png", dpi=110)
+    plt.close(fig)
+    return f"{name}.png"
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
@@ -1042,9 +1038,9 @@ def write_outputs(plan: dict, outcome: dict, out: Path) -> None:
                        "run": {k: meta[k] for k in ("landscape", "dynamics", "init", "n_particles",
                                                     "n_steps", "dt", "seed", "dtype", "block_size",
                                                     "devices")}}
-                (d / f"{_safe(name)}.json").write_text(json.dumps(_jsonable(rec), indent=1))
+                (d / f"{_safe(name)}.json").write_text(json.dumps(jsonable(rec), indent=1))
         summary = _summary(plan, outcome)
-        (tmp / "summary.json").write_text(json.dumps(_jsonable(summary), indent=1))
+        (tmp / "summary.json").write_text(json.dumps(jsonable(summary), indent=1))
         figures = _figures(plan, outcome, tmp)
         (tmp / "report.md").write_text(_report(plan, outcome, figures))
     except BaseException:
@@ -1129,10 +1125,7 @@ def _figures(plan, outcome, out: Path) -> dict:
         axes[1].legend(fontsize=7, frameon=False)
         fig.suptitle("Plateau sweep: Monte Carlo (points, ±1 SE) and Fokker–Planck + the SGD "
                      "bath's offset (dashed); red line: lr*", fontsize=10)
-        fig.tight_layout()
-        figs["plateau"] = "plateau.png"
-        fig.savefig(out / figs["plateau"], dpi=110)
-        plt.close(fig)
+        figs["plateau"] = _save_figure(fig, out, "plateau")
     if "shapes" in outcome:
         runs = outcome["shapes"]["runs"]
         groups = _groups(runs)
@@ -1156,10 +1149,7 @@ def _figures(plan, outcome, out: Path) -> dict:
                              "slow" + ("; black: theory + SGD bath offset" if key == "excess_loss"
                                        else ""),
                              fontsize=9)
-        fig.tight_layout()
-        figs["shapes"] = "shapes.png"
-        fig.savefig(out / figs["shapes"], dpi=110)
-        plt.close(fig)
+        figs["shapes"] = _save_figure(fig, out, "shapes")
         # equipartition lag during the decays of the hottest peak
         hot = max(groups, key=lambda gname: runs[groups[gname][0]]["info"]["peak"])
         names = [n for n in groups[hot] if runs[n]["info"]["shape"] in
@@ -1182,10 +1172,7 @@ def _figures(plan, outcome, out: Path) -> dict:
         ax.set_title(f"Equipartition lag during decay ({hot}); lines: valley recursion x FP",
                      fontsize=9)
         ax.legend(fontsize=8, frameon=False)
-        fig.tight_layout()
-        figs["equipartition"] = "equipartition.png"
-        fig.savefig(out / figs["equipartition"], dpi=110)
-        plt.close(fig)
+        figs["equipartition"] = _save_figure(fig, out, "equipartition")
     # loss curves for a few schedules
     picks = []
     if "plateau" in outcome:
@@ -1214,10 +1201,7 @@ def _figures(plan, outcome, out: Path) -> dict:
         ax.set_ylabel("loss - bath equilibrium loss")
         ax.set_title("Loss curves: Monte Carlo (band ±1 SE), theory (dashed)", fontsize=9)
         ax.legend(fontsize=7, frameon=False)
-        fig.tight_layout()
-        figs["loss_curves"] = "loss_curves.png"
-        fig.savefig(out / figs["loss_curves"], dpi=110)
-        plt.close(fig)
+        figs["loss_curves"] = _save_figure(fig, out, "loss_curves")
     if "equal_area" in outcome:
         runs = outcome["equal_area"]["runs"]
         fig, ax = plt.subplots(figsize=(6.5, 4.3))
@@ -1231,10 +1215,7 @@ def _figures(plan, outcome, out: Path) -> dict:
         ax.set_ylabel("final excess loss")
         ax.set_title("Equal LR sum (blue), reference (black), other sums (red); x: theory",
                      fontsize=9)
-        fig.tight_layout()
-        figs["equal_area"] = "equal_area.png"
-        fig.savefig(out / figs["equal_area"], dpi=110)
-        plt.close(fig)
+        figs["equal_area"] = _save_figure(fig, out, "equal_area")
     if "valley" in outcome:
         runs = outcome["valley"]["runs"]
         names = sorted(runs, key=lambda n: runs[n]["final"]["variance"])
@@ -1253,10 +1234,7 @@ def _figures(plan, outcome, out: Path) -> dict:
         ax.legend(fontsize=8, frameon=False)
         ax.set_title("Harmonic valley, discrete SGD, same budget; black: exact recursion",
                      fontsize=9)
-        fig.tight_layout()
-        figs["valley"] = "valley.png"
-        fig.savefig(out / figs["valley"], dpi=110)
-        plt.close(fig)
+        figs["valley"] = _save_figure(fig, out, "valley")
     return figs
 
 

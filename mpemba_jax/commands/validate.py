@@ -280,9 +280,9 @@ def run(args) -> int:
         "timing": timing,
         "wall_seconds": time.perf_counter() - start,
     }
-    from ..validate import _jsonable
+    from ..result import jsonable
     with open(os.path.join(args.out, "verdict.json"), "w") as f:
-        json.dump(_jsonable(report), f, indent=1, allow_nan=False)
+        json.dump(jsonable(report), f, indent=1, allow_nan=False)
 
     sep = verdicts["cold"].separation
     print(f"separation tau_x/tau_y = {sep['ratio']:.3g} (tau_x={sep['tau_x']:.3g}, "
