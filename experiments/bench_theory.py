@@ -21,7 +21,7 @@ import scipy
 import scipy.linalg
 
 import mpemba_jax as mj
-from mpemba_jax.fokker_planck import FokkerPlanck
+from mpemba_jax.theory.operator import FokkerPlanck
 
 
 def best_of(fn, repeat):

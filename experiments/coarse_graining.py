@@ -45,7 +45,7 @@ import time
 import numpy as np
 
 import mpemba_jax as mj
-from mpemba_jax.result import jsonable
+from mpemba_jax.io.results import jsonable
 
 LR_BATH = 0.01
 

@@ -30,8 +30,8 @@ import time
 import numpy as np
 
 import mpemba_jax as mj
-from mpemba_jax.fokker_planck import FokkerPlanck, distances
-from mpemba_jax.fp_evolve import evolve
+from mpemba_jax.theory.operator import FokkerPlanck, distances
+from mpemba_jax.theory.evolve import evolve
 
 LR_BATH = 0.01
 RANGE = (1.05 * LR_BATH, 10 * LR_BATH)
@@ -77,7 +77,7 @@ def evaluate(name: str, params: dict) -> dict | None:
     a2 = fp.amplitude(np.geomspace(*RANGE, 200), 2)
     hot = fp.equilibrium(RANGE[1])
     bulk = hot > 1e-6 * hot.max()
-    a_max = float(np.exp(fp._log_a[bulk]).max())
+    a_max = float(np.exp(fp.log_curvature[bulk]).max())
     ev = evolve(fp, hot, LR_BATH, 10.0, n_steps=1000, record_steps=[1000])
     tv_1e4 = float(distances(ev.masses[-1], fp.stationary_masses, "tv"))
     return dict(

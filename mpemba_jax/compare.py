@@ -44,9 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import time as _time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -55,32 +53,18 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from . import initial as _initial
-from . import integrators as _integrators
-from . import noise as _noise
-from . import recording as _recording
-from .fokker_planck import FokkerPlanck
-from .fp_evolve import evolve
-from .integrators import make_step
+from .engine import initial as _initial
+from .engine import integrators as _integrators
+from .engine import noise as _noise
+from .engine import recording as _recording
+from .engine.integrators import make_step
 from .landscape import ValleyRiver
-from .progress import Progress
-from .result import SimulationResult
+from .io.progress import Progress
+from .io.results import SimulationResult
 from .schedules import describe_schedule, evaluate_schedule
-from .simulate import SimulationDiverged, plan_run
-from .timescales import DecayWindow
+from .engine.driver import SimulationDiverged, plan_run
 
-__all__ = [
-    "BatchResult",
-    "run_batch",
-    "paired_difference",
-    "schedule_theory",
-    "tv_distance",
-    "tv_between",
-    "greedy_anneal",
-    "window_decay",
-    "match_lr_sum",
-    "lr_sum",
-]
+__all__ = ["BatchResult", "run_batch"]
 
 # Particles of all schedules together in one chunk, by backend.
 _CHUNK_CPU, _CHUNK_ACCELERATOR = 1 << 21, 1 << 27
@@ -156,7 +140,8 @@ class BatchResult:
             nonfinite=self.nonfinite[i],
             observables={k: v[i] for k, v in self.observables.items()},
             standard_errors={k: v[i] for k, v in self.standard_errors.items()},
-            sums=self.sums[i], sum_names=self.sum_names, metadata=meta)
+            sums=self.sums[i], sum_names=self.sum_names, metadata=meta,
+            lr_steps=self.lr_steps[i])
 
 
 # ---------------------------------------------------------------------------
@@ -533,324 +518,3 @@ def _add_blocks(total: np.ndarray, block_sums: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------
-# Paired statistics
-# ---------------------------------------------------------------------------
-def paired_difference(batch: BatchResult, name: str, i: int, j: int, r_i: int,
-                      r_j: int | None = None) -> tuple[float, float]:
-    """`(mean_i - mean_j, standard error)` of observable `name` between schedule `i`
-    at record `r_i` and schedule `j` at record `r_j` (default `r_i`).
-
-    The schedules share their noise, so the two means are correlated; the
-    error comes from the `n_groups` independent groups of noise blocks
-    (delta method for the ratio `sum / n` of each group), which accounts for
-    that correlation. Observable names as in `BatchResult.observables`
-    (`loss`, `valley_energy` or a user observable).
-    """
-    r_j = r_i if r_j is None else r_j
-    col = {"loss": "loss", "valley_energy": "energy"}.get(name, name)
-    if col not in batch.sum_names:
-        raise ValueError(f"no recorded sum for observable {name!r}; have {batch.sum_names}")
-    k, kn = batch.sum_names.index(col), batch.sum_names.index("n")
-    gi, gj = batch.group_sums[i, r_i], batch.group_sums[j, r_j]
-    n_i, n_j = gi[:, kn].sum(), gj[:, kn].sum()
-    m_i, m_j = gi[:, k].sum() / n_i, gj[:, k].sum() / n_j
-    resid = (gi[:, k] - m_i * gi[:, kn]) / n_i - (gj[:, k] - m_j * gj[:, kn]) / n_j
-    g = len(resid)
-    se = math.sqrt(g / max(g - 1, 1) * float(np.sum(resid**2)))
-    return float(m_i - m_j), se
-
-
-# ---------------------------------------------------------------------------
-# Theory for the same schedules
-# ---------------------------------------------------------------------------
-def extended_bin_masses(fp: FokkerPlanck, masses: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Cell masses `(..., n_grid)` as `[below, bins..., above]` masses `(..., n_bins + 2)`
-    of the histogram `edges` (density constant within a grid cell)."""
-    masses = np.asarray(masses, np.float64)
-    cdf = np.concatenate([np.zeros(masses.shape[:-1] + (1,)), np.cumsum(masses, -1)], -1)
-    flat = cdf.reshape(-1, cdf.shape[-1])
-    at = np.stack([np.interp(edges, fp.edges, row) for row in flat])
-    total = flat[:, -1:]
-    out = np.concatenate([at[:, :1], np.diff(at, axis=-1), total - at[:, -1:]], axis=-1)
-    return out.reshape(masses.shape[:-1] + (len(edges) + 1,))
-
-
-def schedule_theory(fp: FokkerPlanck, lr_steps: np.ndarray, dt: float, initial_masses,
-                    record_steps, *, valley_moment: float | np.ndarray = 0.0,
-                    edges: np.ndarray | None = None, ks: Sequence[int] = (2, 3),
-                    substeps: int = 1) -> dict[str, np.ndarray]:
-    """Fokker–Planck prediction for one schedule given as its LR table.
-
-    The river's cell masses come from `mj.evolve` (`fp` supplies grid and time
-    convention; the LR of step `s` is `lr_steps[s]`, exactly the simulator's).
-    The valley's second moment per coordinate follows, in every river cell,
-    the Euler–Maruyama recursion `v <- (1 - mu a h)^2 v + 2 mu T h` from
-    `valley_moment` (0 for particles started at `x = 0`). Shapes `(R,)` unless noted:
-
-      river_loss  sum_i p_i V(y_i)
-      valley_energy  sum_i p_i d a_i v_i / 2      (-> d T / 2 (1 - mu a h / 2)^-1)
-      loss        their sum
-      A_k         sum_i p_i u_k(y_i)  for k in `ks`
-      masses      (R, n_grid) cell masses
-      bin_masses  (R, n_bins + 2) `[below, bins..., above]` when `edges` is given
-
-    Example:
-      >>> th = schedule_theory(fp, batch.lr_steps[0], 1.0, fp.point_mass(-0.28), batch.steps)
-    """
-    lr_steps = np.asarray(lr_steps, np.float64)
-    n_steps = len(lr_steps) - 1
-    record_steps = np.asarray(record_steps, np.int64)
-    table = lr_steps
-
-    def schedule(t):
-        return table[np.clip(np.rint(np.asarray(t, np.float64) / dt).astype(np.int64), 0, n_steps)]
-
-    with warnings.catch_warnings():
-        # Warm-ups from LR ~ 0 are below the grid's resolution for a few steps;
-        # `evolve` warns about that, and it does not matter for what follows.
-        warnings.simplefilter("ignore")
-        ev = evolve(fp, initial_masses, schedule, dt, n_steps=n_steps, record_steps=record_steps,
-                    substeps=substeps)
-    land = fp.landscape
-    with jax.enable_x64(True):
-        c = jnp.asarray(fp.centres, jnp.float64)
-        river = np.asarray(land.river(c))
-        a = np.asarray(land.curvature(c))
-    g = fp.dynamics.temperature_scale
-    mu = lr_steps if fp.dynamics.time == "steps" else np.ones_like(lr_steps)
-    v = np.broadcast_to(np.asarray(valley_moment, np.float64), a.shape).copy()
-    v_rec = np.zeros((len(record_steps), len(a)))
-    want = {int(s): k for k, s in enumerate(record_steps)}
-    for s in range(n_steps + 1):
-        if s in want:
-            v_rec[want[s]] = v
-        if s < n_steps:
-            v = (1.0 - mu[s] * a * dt) ** 2 * v + 2.0 * mu[s] * g * lr_steps[s] * dt
-    masses = ev.masses
-    out = {
-        "river_loss": masses @ river,
-        "valley_energy": np.sum(masses * 0.5 * land.valley_dim * a * v_rec, axis=-1),
-        "masses": masses,
-    }
-    out["loss"] = out["river_loss"] + out["valley_energy"]
-    for k in ks:
-        out[f"A_{k}"] = masses @ fp.left_eigenfunctions[k - 1]
-    if edges is not None:
-        out["bin_masses"] = extended_bin_masses(fp, masses, np.asarray(edges, np.float64))
-    return out
-
-
-def bath_equilibrium(fp: FokkerPlanck) -> dict[str, Any]:
-    """The bath state of `fp`: loss `<V>_pi + d T_f / 2` (equipartition), `<V>_pi`, masses."""
-    with jax.enable_x64(True):
-        river = np.asarray(fp.landscape.river(jnp.asarray(fp.centres, jnp.float64)))
-    pi = fp.stationary_masses
-    river_loss = float(pi @ river)
-    valley = 0.5 * fp.landscape.valley_dim * fp.temperature
-    return {"loss": river_loss + valley, "river_loss": river_loss, "valley_energy": valley,
-            "masses": pi}
-
-
-def theory_observables(fp: FokkerPlanck, ks: Sequence[int] = (2, 3)) -> dict[str, Callable]:
-    """Per-particle observables for `run_batch`: `A_k = u_k(y)` and `river_loss = V(y)`."""
-    out = {}
-    for k in ks:
-        u = fp.left_eigenfunction(k)
-        out[f"A_{k}"] = (lambda u_k: lambda x, y: u_k(y))(u)
-    river = fp.landscape.river
-    out["river_loss"] = lambda x, y: river(y)
-    return out
-
-
-# ---------------------------------------------------------------------------
-# Distances of histograms
-# ---------------------------------------------------------------------------
-def tv_distance(counts: np.ndarray, reference: np.ndarray, *, predicted: np.ndarray | None = None,
-                n_boot: int = 200, seed: int = 0) -> dict[str, float]:
-    """Total variation `0.5 sum |c / N - p_ref|` of a histogram and what noise does to it.
-
-    `counts (K,)` and `reference (K,)` over the same cells (include the cells
-    below and above the bins so both sum to 1). Returns `tv`; `se` (multinomial
-    bootstrap of the histogram); `floor`, the mean TV of an `N`-particle sample
-    of the reference itself (the bias of the estimator at zero distance,
-    `~ sqrt(K / N)`); and with `predicted` cell probabilities, `expected`: the
-    mean TV of `N`-particle samples of the prediction, which is what the
-    measured `tv` should equal if the prediction is right.
-    """
-    counts = np.asarray(counts, np.int64)
-    ref = np.clip(np.asarray(reference, np.float64), 0.0, None)
-    ref = ref / ref.sum()
-    n = int(counts.sum())
-    if n == 0:
-        raise ValueError("counts must hold at least one particle")
-    rng = np.random.default_rng(seed)
-
-    def tv_of(c):
-        return 0.5 * np.abs(c / n - ref).sum(-1)
-
-    out = {"tv": float(tv_of(counts)),
-           "se": float(np.std(tv_of(rng.multinomial(n, counts / n, size=n_boot)), ddof=1)),
-           "floor": float(np.mean(tv_of(rng.multinomial(n, ref, size=n_boot))))}
-    if predicted is not None:
-        p = np.clip(np.asarray(predicted, np.float64), 0.0, None)
-        p = p / p.sum()
-        out["expected"] = float(np.mean(tv_of(rng.multinomial(n, p, size=n_boot))))
-        out["exact"] = float(0.5 * np.abs(p - ref).sum())
-    return out
-
-
-def tv_between(counts_a: np.ndarray, counts_b: np.ndarray, *, n_boot: int = 200,
-               seed: int = 0) -> dict[str, float]:
-    """Total variation `0.5 sum |a / N_a - b / N_b|` between two histograms of the same cells.
-
-    Returns `tv`; `se` (multinomial bootstrap of both histograms); and `floor`,
-    the mean TV of two samples of the sizes given drawn from the pooled
-    histogram (what two samples of one distribution show).
-
-    Example:
-      >>> round(tv_between(np.array([50, 50]), np.array([30, 70]))["tv"], 6)
-      0.2
-    """
-    a, b = np.asarray(counts_a, np.int64), np.asarray(counts_b, np.int64)
-    if a.shape != b.shape:
-        raise ValueError(f"histograms must have the same cells; got {a.shape} and {b.shape}")
-    na, nb = int(a.sum()), int(b.sum())
-    if na == 0 or nb == 0:
-        raise ValueError("both histograms must hold at least one particle")
-    rng = np.random.default_rng(seed)
-
-    def tv_of(x, y):
-        return 0.5 * np.abs(x / na - y / nb).sum(-1)
-
-    pooled = (a + b) / (na + nb)
-    return {"tv": float(tv_of(a, b)),
-            "se": float(np.std(tv_of(rng.multinomial(na, a / na, size=n_boot),
-                                     rng.multinomial(nb, b / nb, size=n_boot)), ddof=1)),
-            "floor": float(np.mean(tv_of(rng.multinomial(na, pooled, size=n_boot),
-                                         rng.multinomial(nb, pooled, size=n_boot))))}
-
-
-# ---------------------------------------------------------------------------
-# Special schedules of THEORY section 6
-# ---------------------------------------------------------------------------
-def _warm_stable(t, peak, warmup, stable, initial):
-    warm = initial + (peak - initial) * jnp.clip(t / max(warmup, 1e-30), 0.0, 1.0)
-    return jnp.where(t < warmup, warm, peak), warmup + stable
-
-
-def _check_lr(name, value, positive=True):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number; got {value!r}") from None
-    if not math.isfinite(v) or v < 0 or (positive and v == 0):
-        raise ValueError(f"{name} must be finite and {'> 0' if positive else '>= 0'}; got {v}")
-    return v
-
-
-def greedy_anneal(peak: float, curvature: float, *, warmup: float = 0.0, stable: float = 0.0,
-                  final: float = 0.0, initial: float = 0.0) -> Callable:
-    """Warm-up, stable at `peak`, then the greedy anneal of a harmonic valley.
-
-    For discrete SGD on `0.5 a x^2` with gradient noise `sigma^2 = 2 g` per
-    coordinate (`time="steps"`, step `dt`), the second moment obeys
-    `v_{t+1} = (1 - a eta_t dt)^2 v_t + (2 g / dt) (eta_t dt)^2`; choosing each
-    `eta_t` to minimise `v_{t+1}` gives `1 / v_{t+1} = 1 / v_t + a^2 dt / (2 g)`
-    and, from the stationary `v_0` at `peak`, `eta(tau) = peak / (2 + a peak tau)`
-    with `tau` the time since the anneal began: an immediate halving, then
-    `1 / t`. The LR is floored at `final`. Each step minimises the next
-    variance and the minimum is increasing in the current one, so no
-    schedule of the same length ends with a smaller valley variance.
-
-    Example:
-      >>> s = greedy_anneal(0.05, 10.0, stable=100)
-      >>> [round(float(s(t)), 6) for t in (99.0, 100.0, 102.0)]
-      [0.05, 0.025, 0.016667]
-    """
-    peak = _check_lr("peak", peak)
-    a = _check_lr("curvature", curvature)
-    final, initial = _check_lr("final", final, False), _check_lr("initial", initial, False)
-    if final > peak:
-        raise ValueError(f"final must be <= peak; got final={final}, peak={peak}")
-    warmup, stable = _check_lr("warmup", warmup, False), _check_lr("stable", stable, False)
-
-    def schedule(t):
-        t = jnp.asarray(t, jnp.result_type(float, t))
-        before, t0 = _warm_stable(t, peak, warmup, stable, initial)
-        anneal = jnp.maximum(peak / (2.0 + a * peak * (t - t0)), final)
-        return jnp.where(t < t0, before, anneal)
-
-    schedule.description = {"kind": "greedy_anneal", "peak": peak, "curvature": a,
-                            "warmup": warmup, "stable": stable, "final": final,
-                            "initial": initial}
-    return schedule
-
-
-def window_decay(window: DecayWindow, *, warmup: float = 0.0, stable: float = 0.0,
-                 position: float = 0.5, initial: float = 0.0, n_points: int = 512) -> Callable:
-    """Warm-up, stable, then a decay inside the window of THEORY section 6.
-
-    The decay runs at `|d ln eta / dt| = r_min(eta)^(1 - position) r_max(eta)^position`
-    between the window's bounds (`position = 0.5`: their geometric middle at
-    every LR), from the window's peak to its bath LR, which it reaches after
-    `D = integral d ln eta / r(eta)`; `.description["decay"]` holds `D`.
-
-    Example:
-      >>> w = mj.decay_window(mj.preset("box_wells"), 0.05, 0.01)
-      >>> s = window_decay(w, warmup=100, stable=1000)
-      >>> s.description["decay"] > 0
-      True
-    """
-    position = float(position)
-    if not 0.0 <= position <= 1.0:
-        raise ValueError(f"position must lie in [0, 1]; got {position}")
-    peak, bath = float(window.lrs[0]), float(window.lrs[-1])
-    initial = _check_lr("initial", initial, False)
-    warmup, stable = _check_lr("warmup", warmup, False), _check_lr("stable", stable, False)
-    log_lr = np.log(window.lrs[::-1])  # ascending
-    log_rate = ((1 - position) * np.log(window.rate_min) + position * np.log(window.rate_max))[::-1]
-    grid = np.linspace(np.log(peak), np.log(bath), n_points)  # descending in ln eta
-    inv_rate = np.exp(-np.interp(grid, log_lr, log_rate))
-    # t(ln eta) = integral from ln peak down to ln eta of d ln eta' / r.
-    t_grid = np.concatenate([[0.0], np.cumsum(0.5 * (inv_rate[1:] + inv_rate[:-1]) * -np.diff(grid))])
-    duration = float(t_grid[-1])
-    t_tab, log_tab = jnp.asarray(t_grid), jnp.asarray(grid)
-
-    def schedule(t):
-        t = jnp.asarray(t, jnp.result_type(float, t))
-        before, t0 = _warm_stable(t, peak, warmup, stable, initial)
-        decay = jnp.exp(jnp.interp(t - t0, t_tab.astype(t.dtype), log_tab.astype(t.dtype)))
-        return jnp.where(t < t0, before, jnp.where(t - t0 >= duration, bath, decay))
-
-    schedule.description = {"kind": "window_decay", "peak": peak, "final": bath,
-                            "warmup": warmup, "stable": stable, "decay": duration,
-                            "position": position, "initial": initial}
-    return schedule
-
-
-def lr_sum(schedule, n_steps: int, dt: float) -> float:
-    """`dt * sum_{s < n_steps} schedule(s dt)`: the area under the piecewise-constant LR
-    (the elapsed time of the `lr_area` convention; for `dt = 1`, the sum of step LRs)."""
-    table = (np.asarray(schedule, np.float64) if not callable(schedule)
-             else evaluate_schedule(schedule, np.arange(n_steps) * dt))
-    return float(dt * np.sum(table[:n_steps]))
-
-
-def match_lr_sum(build: Callable[[float], Callable], target: float, n_steps: int, dt: float,
-                 bracket: tuple[float, float]) -> tuple[float, Callable]:
-    """The parameter `p` in `bracket` with `lr_sum(build(p)) = target`, and `build(p)`.
-
-    `build` maps a parameter (typically the plateau LR) to a schedule; its LR
-    sum must be monotone in it on the bracket.
-    """
-    import scipy.optimize
-
-    lo, hi = (float(v) for v in bracket)
-    f = lambda p: lr_sum(build(p), n_steps, dt) - target  # noqa: E731
-    f_lo, f_hi = f(lo), f(hi)
-    if f_lo * f_hi > 0:
-        raise ValueError(
-            f"no parameter in [{lo:g}, {hi:g}] gives LR sum {target:g}: the sums there are "
-            f"{f_lo + target:g} and {f_hi + target:g}")
-    p = float(scipy.optimize.brentq(f, lo, hi, xtol=1e-12 * hi, rtol=1e-12))
-    return p, build(p)

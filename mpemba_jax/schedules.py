@@ -27,11 +27,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax.numpy as jnp
 import numpy as np
 import optax
+
+if TYPE_CHECKING:
+    from .theory.timescales import DecayWindow
 
 __all__ = [
     "constant",
@@ -41,6 +44,10 @@ __all__ = [
     "DECAY_SHAPES",
     "describe_schedule",
     "evaluate_schedule",
+    "greedy_anneal",
+    "window_decay",
+    "lr_sum",
+    "match_lr_sum",
 ]
 
 Schedule = Callable[[Any], Any]
@@ -265,3 +272,121 @@ def _scalar_lr(schedule: Schedule, t: float, name: str) -> float:
             f"{name} must return one number (the LR) per time; {name}(t={t:g}) returned an "
             f"array of shape {array.shape}")
     return float(array.reshape(()))
+
+
+# ---------------------------------------------------------------------------
+# Special schedules of THEORY section 6
+# ---------------------------------------------------------------------------
+def _warm_stable(t, peak, warmup, stable, initial):
+    warm = initial + (peak - initial) * jnp.clip(t / max(warmup, 1e-30), 0.0, 1.0)
+    return jnp.where(t < warmup, warm, peak), warmup + stable
+
+
+
+
+def greedy_anneal(peak: float, curvature: float, *, warmup: float = 0.0, stable: float = 0.0,
+                  final: float = 0.0, initial: float = 0.0) -> Callable:
+    """Warm-up, stable at `peak`, then the greedy anneal of a harmonic valley.
+
+    For discrete SGD on `0.5 a x^2` with gradient noise `sigma^2 = 2 g` per
+    coordinate (`time="steps"`, step `dt`), the second moment obeys
+    `v_{t+1} = (1 - a eta_t dt)^2 v_t + (2 g / dt) (eta_t dt)^2`; choosing each
+    `eta_t` to minimise `v_{t+1}` gives `1 / v_{t+1} = 1 / v_t + a^2 dt / (2 g)`
+    and, from the stationary `v_0` at `peak`, `eta(tau) = peak / (2 + a peak tau)`
+    with `tau` the time since the anneal began: an immediate halving, then
+    `1 / t`. The LR is floored at `final`. Each step minimises the next
+    variance and the minimum is increasing in the current one, so no
+    schedule of the same length ends with a smaller valley variance.
+
+    Example:
+      >>> s = greedy_anneal(0.05, 10.0, stable=100)
+      >>> [round(float(s(t)), 6) for t in (99.0, 100.0, 102.0)]
+      [0.05, 0.025, 0.016667]
+    """
+    peak = _lr("peak", peak, positive=True)
+    a = _lr("curvature", curvature, positive=True)
+    final, initial = _lr("final", final), _lr("initial", initial)
+    if final > peak:
+        raise ValueError(f"final must be <= peak; got final={final}, peak={peak}")
+    warmup, stable = _duration("warmup", warmup), _duration("stable", stable)
+
+    def schedule(t):
+        t = jnp.asarray(t, jnp.result_type(float, t))
+        before, t0 = _warm_stable(t, peak, warmup, stable, initial)
+        anneal = jnp.maximum(peak / (2.0 + a * peak * (t - t0)), final)
+        return jnp.where(t < t0, before, anneal)
+
+    schedule.description = {"kind": "greedy_anneal", "peak": peak, "curvature": a,
+                            "warmup": warmup, "stable": stable, "final": final,
+                            "initial": initial}
+    return schedule
+
+
+def window_decay(window: "DecayWindow", *, warmup: float = 0.0, stable: float = 0.0,
+                 position: float = 0.5, initial: float = 0.0, n_points: int = 512) -> Callable:
+    """Warm-up, stable, then a decay inside the window of THEORY section 6.
+
+    The decay runs at `|d ln eta / dt| = r_min(eta)^(1 - position) r_max(eta)^position`
+    between the window's bounds (`position = 0.5`: their geometric middle at
+    every LR), from the window's peak to its bath LR, which it reaches after
+    `D = integral d ln eta / r(eta)`; `.description["decay"]` holds `D`.
+
+    Example:
+      >>> w = mj.decay_window(mj.preset("box_wells"), 0.05, 0.01)
+      >>> s = window_decay(w, warmup=100, stable=1000)
+      >>> s.description["decay"] > 0
+      True
+    """
+    position = float(position)
+    if not 0.0 <= position <= 1.0:
+        raise ValueError(f"position must lie in [0, 1]; got {position}")
+    peak, bath = float(window.lrs[0]), float(window.lrs[-1])
+    initial = _lr("initial", initial)
+    warmup, stable = _duration("warmup", warmup), _duration("stable", stable)
+    log_lr = np.log(window.lrs[::-1])  # ascending
+    log_rate = ((1 - position) * np.log(window.rate_min) + position * np.log(window.rate_max))[::-1]
+    grid = np.linspace(np.log(peak), np.log(bath), n_points)  # descending in ln eta
+    inv_rate = np.exp(-np.interp(grid, log_lr, log_rate))
+    # t(ln eta) = integral from ln peak down to ln eta of d ln eta' / r.
+    t_grid = np.concatenate([[0.0], np.cumsum(0.5 * (inv_rate[1:] + inv_rate[:-1]) * -np.diff(grid))])
+    duration = float(t_grid[-1])
+    t_tab, log_tab = jnp.asarray(t_grid), jnp.asarray(grid)
+
+    def schedule(t):
+        t = jnp.asarray(t, jnp.result_type(float, t))
+        before, t0 = _warm_stable(t, peak, warmup, stable, initial)
+        decay = jnp.exp(jnp.interp(t - t0, t_tab.astype(t.dtype), log_tab.astype(t.dtype)))
+        return jnp.where(t < t0, before, jnp.where(t - t0 >= duration, bath, decay))
+
+    schedule.description = {"kind": "window_decay", "peak": peak, "final": bath,
+                            "warmup": warmup, "stable": stable, "decay": duration,
+                            "position": position, "initial": initial}
+    return schedule
+
+
+def lr_sum(schedule, n_steps: int, dt: float) -> float:
+    """`dt * sum_{s < n_steps} schedule(s dt)`: the area under the piecewise-constant LR
+    (the elapsed time of the `lr_area` convention; for `dt = 1`, the sum of step LRs)."""
+    table = (np.asarray(schedule, np.float64) if not callable(schedule)
+             else evaluate_schedule(schedule, np.arange(n_steps) * dt))
+    return float(dt * np.sum(table[:n_steps]))
+
+
+def match_lr_sum(build: Callable[[float], Callable], target: float, n_steps: int, dt: float,
+                 bracket: tuple[float, float]) -> tuple[float, Callable]:
+    """The parameter `p` in `bracket` with `lr_sum(build(p)) = target`, and `build(p)`.
+
+    `build` maps a parameter (typically the plateau LR) to a schedule; its LR
+    sum must be monotone in it on the bracket.
+    """
+    import scipy.optimize
+
+    lo, hi = (float(v) for v in bracket)
+    f = lambda p: lr_sum(build(p), n_steps, dt) - target  # noqa: E731
+    f_lo, f_hi = f(lo), f(hi)
+    if f_lo * f_hi > 0:
+        raise ValueError(
+            f"no parameter in [{lo:g}, {hi:g}] gives LR sum {target:g}: the sums there are "
+            f"{f_lo + target:g} and {f_hi + target:g}")
+    p = float(scipy.optimize.brentq(f, lo, hi, xtol=1e-12 * hi, rtol=1e-12))
+    return p, build(p)

@@ -15,7 +15,6 @@ import copy
 import json
 import math
 import re
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -25,9 +24,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import mpemba_jax as mj
-from mpemba_jax import config as cfg
-from mpemba_jax.initial import boltzmann_cdf
-from mpemba_jax.simulate import plan_run
+from mpemba_jax.io import config as cfg
+from mpemba_jax.engine.initial import boltzmann_cdf
+from mpemba_jax.engine.driver import plan_run
 
 
 def fuzz(max_examples: int):

@@ -183,3 +183,20 @@ def test_step_s_uses_schedule_at_s_dt():
     obs, se = res.observables, res.standard_errors
     assert_within_se([obs["y_mean"][3], obs["y_var"][3]], [se["y_mean"][3], se["y_var"][3]],
                      [0.32 * (1 - 0.01 * 1.0), 2 * 0.01 * 0.01 * 1.0], "one step at LR 0.01")
+
+
+def test_window_decay_stays_inside_and_lr_sum_matching():
+    land = mj.preset("box_wells")
+    w = mj.decay_window(land, 0.05, 0.01, n_grid=800)
+    s = mj.window_decay(w, warmup=10, stable=20)
+    D = s.description["decay"]
+    t = 30 + np.linspace(0.0, D, 200)[1:-1]
+    assert np.all(w.check(s, t) == 0)
+    assert float(s(30.0 + D + 1)) == pytest.approx(0.01)
+    assert float(s(29.0)) == pytest.approx(0.05)
+    build = lambda p: mj.wsd(p, 0.01, 10, 100, 200, "cosine")  # noqa: E731
+    target = mj.lr_sum(build(0.03), 500, 1.0)
+    p, sched = mj.match_lr_sum(build, target, 500, 1.0, (0.011, 0.2))
+    assert p == pytest.approx(0.03, rel=1e-9)
+    with pytest.raises(ValueError, match="no parameter"):
+        mj.match_lr_sum(build, 1e3, 500, 1.0, (0.011, 0.2))

@@ -6,8 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from ..bench import DEFAULT_CONFIGS, run_benchmark
-from ..noise import GENERATORS
+from ..studies.bench import DEFAULT_CONFIGS, run_benchmark
+from ..engine.noise import GENERATORS
 
 
 def add_parser(sub):

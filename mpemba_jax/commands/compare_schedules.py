@@ -2,7 +2,7 @@
 
 Runs whole warm-up / stable / decay schedules on particles that start upstream
 on the river (every particle at `run.init_y`, `x = 0`), in four sweeps, each
-one batch in one compiled program (`mpemba_jax.compare.run_batch`):
+one batch in one compiled program (`mpemba_jax.run_batch`):
 
 - `plateau`: plateau LRs (the strong Mpemba point `"lr*"` among them) x
   stable-phase lengths x decay lengths; each run is measured `hold` steps after
@@ -35,7 +35,13 @@ from typing import Any
 
 import numpy as np
 
-from ..result import jsonable
+from ..compare import run_batch
+from ..io.results import jsonable
+from ..schedules import greedy_anneal, lr_sum, match_lr_sum, window_decay
+from ..theory.schedule import (bath_equilibrium, extended_bin_masses, schedule_theory,
+                               theory_observables)
+from ..validation.paired import paired_difference
+from ..validation.statistics import tv_between, tv_distance
 
 DEFAULT: dict[str, Any] = {
     "landscape": {"preset": "box_wells", "params": {}},
@@ -296,7 +302,7 @@ class Sweep:
     def __init__(self, name, landscape, schedules, info, n_steps, record_steps, *, dt, time,
                  temperature_scale, init_y, n_particles, fp=None, valley_only=False,
                  init_lr=None):
-        from ..initial import equilibrium, point
+        from ..engine.initial import equilibrium, point
 
         self.name, self.landscape, self.schedules, self.info = name, landscape, schedules, info
         self.n_steps, self.record_steps = n_steps, record_steps
@@ -316,11 +322,10 @@ def _label(x: float) -> str:
 
 def build_plan(cfg: dict) -> dict:
     """Landscape, theory objects, `lr*`, and the `Sweep`s of `cfg` (checked, not run)."""
-    from .. import compare
-    from ..fokker_planck import FokkerPlanck
+    from ..theory.operator import FokkerPlanck
     from ..presets import preset
     from ..schedules import wsd
-    from ..timescales import decay_window, tau_x, tau_y
+    from ..theory.timescales import decay_window, tau_x, tau_y
 
     run_ = cfg["run"]
     try:
@@ -408,7 +413,7 @@ def build_plan(cfg: dict) -> dict:
                 if shape == "quench":
                     s, decay = wsd(peak, bath, sh["warmup"] * dt, sh["stable"] * dt, 0.0), 1
                 elif shape == "window":
-                    s = compare.window_decay(window, warmup=sh["warmup"] * dt,
+                    s = window_decay(window, warmup=sh["warmup"] * dt,
                                              stable=sh["stable"] * dt)
                     decay = int(math.ceil(s.description["decay"] / dt))
                     if t0 + decay > n_steps:
@@ -417,7 +422,7 @@ def build_plan(cfg: dict) -> dict:
                             f"{decay} steps, longer than the run (warmup + stable + decay = "
                             f"{t0 + decay} > {n_steps})")
                 elif shape == "greedy":
-                    s = compare.greedy_anneal(peak, a_eff, warmup=sh["warmup"] * dt,
+                    s = greedy_anneal(peak, a_eff, warmup=sh["warmup"] * dt,
                                               stable=sh["stable"] * dt, final=bath)
                     k = max(0.0, (peak / bath - 2.0) / (a_eff * peak * dt))
                     decay = max(1, int(math.ceil(k)) + 1)
@@ -445,14 +450,14 @@ def build_plan(cfg: dict) -> dict:
 
         ref_peak = resolve("equal_area.peak", ea["peak"])
         ref = wsd_at_end(ref_peak, ea["shape"], ea["decay"])
-        target = compare.lr_sum(ref, n_steps, dt)
+        target = lr_sum(ref, n_steps, dt)
         scheds = {"reference": ref}
         info = {"reference": {"group": "reference", "peak": ref_peak, "shape": ea["shape"],
                               "decay": ea["decay"], "lr_sum": target}}
         for i, decay in enumerate(ea["decays"]):
             for shape in ea["shapes"]:
                 try:
-                    peak, s = compare.match_lr_sum(
+                    peak, s = match_lr_sum(
                         lambda p, shape=shape, decay=decay: wsd_at_end(p, shape, decay),
                         target, n_steps, dt, (bath * (1 + 1e-6), 20 * ref_peak))
                 except ValueError as e:
@@ -460,14 +465,14 @@ def build_plan(cfg: dict) -> dict:
                 name = f"{shape}_d{decay}"
                 scheds[name] = s
                 info[name] = {"group": "equal LR sum", "peak": peak, "shape": shape,
-                              "decay": decay, "lr_sum": compare.lr_sum(s, n_steps, dt)}
+                              "decay": decay, "lr_sum": lr_sum(s, n_steps, dt)}
         for i, p in enumerate(ea["control_peaks"]):
             p = resolve(f"equal_area.control_peaks[{i}]", p)
             name = f"control_peak{_label(p)}"
             s = wsd_at_end(p, ea["shape"], ea["decay"])
             scheds[name] = s
             info[name] = {"group": "control", "peak": p, "shape": ea["shape"],
-                          "decay": ea["decay"], "lr_sum": compare.lr_sum(s, n_steps, dt)}
+                          "decay": ea["decay"], "lr_sum": lr_sum(s, n_steps, dt)}
         for v in info.values():
             v.update(measure=n_steps, decay_start=n_steps - v["decay"], decay_end=n_steps)
         sweeps.append(Sweep("equal_area", land, scheds, info, n_steps, records(n_steps, []),
@@ -517,7 +522,6 @@ def _window_class(window, schedule, t0, decay, dt) -> dict:
 
 
 def _valley_sweep(cfg, records):
-    from .. import compare
     from ..presets import preset
     from ..schedules import quench, wsd
 
@@ -543,7 +547,7 @@ def _valley_sweep(cfg, records):
                          f"{abs(1 - a * peak) ** (2 * n0):.2g} away from its stationary variance; "
                          "the greedy anneal assumes it is stationary")
     n_steps = n0 + K
-    greedy = compare.greedy_anneal(peak, a, stable=float(n0))
+    greedy = greedy_anneal(peak, a, stable=float(n0))
     final = float(greedy(float(n_steps - 1)))
     scheds, info = {}, {}
     for shape in va["shapes"]:
@@ -564,7 +568,7 @@ def _valley_sweep(cfg, records):
 
 def _check_batch(sw: Sweep, run_) -> None:
     """The per-schedule checks of `run_batch` (stability, support), no compilation."""
-    from ..simulate import plan_run
+    from ..engine.driver import plan_run
 
     for name, s in sw.schedules.items():
         try:
@@ -582,7 +586,6 @@ def _check_batch(sw: Sweep, run_) -> None:
 # ---------------------------------------------------------------------------
 def execute(plan: dict, progress: bool = True) -> dict:
     """Run every sweep (the SGD bath reference first), its theory and its metrics."""
-    from .. import compare
 
     run_ = plan["cfg"]["run"]
     out, ref = {}, None
@@ -592,8 +595,8 @@ def execute(plan: dict, progress: bool = True) -> dict:
         print(f"[{k}/{len(plan['sweeps'])}] {what}: {len(sw.schedules)} schedule(s) x "
               f"{sw.n_particles:,} particles x {sw.n_steps} steps", flush=True)
         t0 = _time.perf_counter()
-        observables = None if sw.valley_only else compare.theory_observables(sw.fp)
-        batch = compare.run_batch(
+        observables = None if sw.valley_only else theory_observables(sw.fp)
+        batch = run_batch(
             sw.landscape, sw.schedules, n_particles=sw.n_particles, n_steps=sw.n_steps,
             dt=sw.dt, seed=run_["seed"], init=sw.init, record_steps=sw.record_steps,
             bins=run_["bins"], bin_range=None if sw.valley_only else _bin_range(sw),
@@ -627,23 +630,22 @@ def _bin_range(sw: Sweep):
 def _measure(sw: Sweep, batch, run_, ref=None) -> dict:
     """Final metrics of every run against the continuum bath (`pi_f`, `<V>_pi + d T_f / 2`)
     and, given the SGD bath reference run `ref`, against the SGD's own stationary state."""
-    from .. import compare
 
     fp = sw.fp
-    bath = compare.bath_equilibrium(fp)
-    ref_bins = compare.extended_bin_masses(fp, bath["masses"], batch.bin_edges)
+    bath = bath_equilibrium(fp)
+    ref_bins = extended_bin_masses(fp, bath["masses"], batch.bin_edges)
     d = sw.landscape.valley_dim
     g = sw.temperature_scale
     runs = {}
     for i, name in enumerate(batch.names):
         info = sw.info[name]
-        th = compare.schedule_theory(fp, batch.lr_steps[i], sw.dt, sw.initial_masses(),
+        th = schedule_theory(fp, batch.lr_steps[i], sw.dt, sw.initial_masses(),
                                      batch.steps, edges=batch.bin_edges)
         r = batch.record_index(info["measure"])
         obs, se = batch.observables, batch.standard_errors
         counts = np.concatenate([[batch.underflow[i, r]], batch.counts[i, r],
                                  [batch.overflow[i, r]]])
-        tv = compare.tv_distance(counts, ref_bins, predicted=th["bin_masses"][r],
+        tv = tv_distance(counts, ref_bins, predicted=th["bin_masses"][r],
                                  seed=run_["seed"] + i)
         lr_now = float(batch.lr_steps[i, info["measure"]])
         final = {
@@ -668,7 +670,7 @@ def _measure(sw: Sweep, batch, run_, ref=None) -> dict:
         if ref is not None:
             # Against the SGD's own bath state (the reference run): unpaired errors.
             rf = ref["final"]
-            tvs = compare.tv_between(counts, ref["histogram"]["ext_counts"], seed=run_["seed"] + i)
+            tvs = tv_between(counts, ref["histogram"]["ext_counts"], seed=run_["seed"] + i)
             final.update(tv_sgd=tvs["tv"], tv_sgd_se=tvs["se"], tv_sgd_floor=tvs["floor"])
             for key in ("excess_loss", "A_2", "A_3"):
                 final[f"{key}_sgd"] = final[key] - rf[key]
@@ -746,7 +748,6 @@ def _compare(res, a, b, metric, z, ref=None):
     bootstrap errors. `a2`: `|A_2 - A_2^ref|`; when both runs lie on the same side
     of the reference it is the paired difference of `A_2`, else an unpaired bound.
     """
-    from ..compare import paired_difference
 
     batch, runs = res["batch"], res["runs"]
     fa, fb = runs[a]["final"], runs[b]["final"]
@@ -886,7 +887,6 @@ def _window_verdict(res, z, ref):
 
 
 def _valley_verdict(res, shapes_res, z):
-    from ..compare import paired_difference
 
     batch, runs = res["batch"], res["runs"]
     out = {"verdict": "not tested (no greedy run)"}

@@ -8,9 +8,9 @@ import shutil
 import time
 from pathlib import Path
 
-from .. import config as _config
-from ..plotting import plot_histograms
-from ..simulate import SimulationDiverged, simulate
+from ..io import config as _config
+from ..io.plotting import plot_histograms
+from ..engine.driver import SimulationDiverged, simulate
 
 
 def add_parser(sub):

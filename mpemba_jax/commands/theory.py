@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from ..fokker_planck import FokkerPlanck
+from ..theory.operator import FokkerPlanck
 from ..presets import preset
 from . import parse_params
 

@@ -1,0 +1,176 @@
+"""Initial particle states: equilibrium at an LR, a fixed point, or user arrays.
+
+`equilibrium(lr)` samples the valley–river Boltzmann state exactly:
+
+    y ~ P_T(y) ~ a(y)^(-d/2) exp(-V(y) / T)       (inverse CDF on a fine grid)
+    x | y ~ N(0, T / a(y) I_d)
+
+with `T = temperature_scale * lr`. The CDF is the trapezoid integral of the
+density on `2^14` cells over `landscape.support(T)`, and `y` is its linear
+inverse (the density is taken piecewise constant within a cell).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..dynamics import Dynamics
+from ..landscape import ValleyRiver
+
+__all__ = ["Equilibrium", "Point", "Arrays", "equilibrium", "point", "boltzmann_cdf"]
+
+_CDF_CELLS = 1 << 14
+
+
+@dataclasses.dataclass(frozen=True)
+class Equilibrium:
+    """Boltzmann state at learning rate `lr`."""
+
+    lr: float
+
+    def describe(self) -> dict:
+        return {"kind": "equilibrium", "lr": self.lr}
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+    """Every particle at `(x, y)`; `x` is a scalar broadcast over the valley."""
+
+    y: float
+    x: float = 0.0
+
+    def describe(self) -> dict:
+        return {"kind": "point", "y": self.y, "x": self.x}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Arrays:
+    """User-given particles: `x` of shape `(N, d)` and `y` of shape `(N,)`."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def describe(self) -> dict:
+        return {"kind": "arrays", "n": int(self.y.shape[0])}
+
+
+def equilibrium(lr: float) -> Equilibrium:
+    """Initial state: equilibrium at learning rate `lr > 0`.
+
+    Example:
+      >>> import mpemba_jax as mj
+      >>> init = mj.equilibrium(0.05)
+    """
+    try:
+        lr = float(lr)
+    except (TypeError, ValueError):
+        raise ValueError(f"equilibrium lr must be a number > 0; got {lr!r}") from None
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(
+            f"equilibrium lr must be finite and > 0 (LR 0 has no Boltzmann state); got {lr}"
+        )
+    return Equilibrium(lr)
+
+
+def point(y: float, x: float = 0.0) -> Point:
+    """Initial state: every particle at river position `y`, valley position `x`."""
+    try:
+        y, x = float(y), float(x)
+    except (TypeError, ValueError):
+        raise ValueError(f"point needs numbers y and x; got y={y!r}, x={x!r}") from None
+    if not (math.isfinite(y) and math.isfinite(x)):
+        raise ValueError(f"point needs finite y and x; got y={y}, x={x}")
+    return Point(y, x)
+
+
+def as_init(init, n_particles: int, valley_dim: int):
+    """Normalise the `init=` argument of `simulate`: a state object or `(x, y)` arrays."""
+    if isinstance(init, (Equilibrium, Point)):
+        return init
+    if isinstance(init, Arrays):
+        x, y = init.x, init.y
+    elif isinstance(init, (tuple, list)) and len(init) == 2:
+        x, y = init
+    else:
+        raise ValueError(
+            "init must be mj.equilibrium(lr), mj.point(y, x) or a pair of arrays "
+            f"(x of shape (n_particles, valley_dim), y of shape (n_particles,)); got {init!r}"
+        )
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape != (n_particles,) or x.shape != (n_particles, valley_dim):
+        raise ValueError(
+            f"init arrays must have shapes x: ({n_particles}, {valley_dim}) and "
+            f"y: ({n_particles},); got x: {x.shape}, y: {y.shape}"
+        )
+    for name, v in (("y", y), ("x", x)):
+        if not np.all(np.isfinite(v)):
+            i = np.unravel_index(np.argmax(~np.isfinite(v)), v.shape)
+            raise ValueError(f"init arrays must be finite; got {name}[{', '.join(map(str, i))}] = {v[i]}")
+    return Arrays(x, y)
+
+
+def boltzmann_cdf(landscape: ValleyRiver, temperature: float) -> tuple[np.ndarray, np.ndarray]:
+    """`(y_grid, cdf)` of the river marginal `P_T(y) ~ exp(-F_T(y) / T)`, float64.
+
+    Shapes `(2^14 + 1,)`; `cdf[0] = 0`, `cdf[-1] = 1`.
+    """
+    lo, hi = landscape.support(temperature)
+    y = np.linspace(lo, hi, _CDF_CELLS + 1)
+    f = landscape.free_energy_np(y, temperature)
+    p = np.exp(-(f - f.min()) / temperature)
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (p[1:] + p[:-1]) * np.diff(y))])
+    return y, cdf / cdf[-1]
+
+
+def in_support(init, landscape: ValleyRiver) -> None:
+    """Reject explicit initial positions outside the walls."""
+    if landscape.domain is None:
+        return
+    lo, hi = landscape.domain
+    ys = (np.array([init.y]) if isinstance(init, Point)
+          else init.y if isinstance(init, Arrays) else np.array([]))
+    if ys.size and (ys.min() < lo or ys.max() > hi):
+        raise ValueError(
+            f"init y must lie inside the domain [{lo:g}, {hi:g}]; got values in "
+            f"[{ys.min():g}, {ys.max():g}]"
+        )
+
+
+def sampler_params(init, landscape: ValleyRiver, dynamics: Dynamics) -> dict:
+    """Host-side numbers `sample_blocks` needs, as arrays (traced, so no recompiles)."""
+    if isinstance(init, Point):
+        return {"y": init.y, "x": init.x}
+    temperature = float(dynamics.temperature(init.lr))
+    y_grid, cdf = boltzmann_cdf(landscape, temperature)
+    return {"temperature": temperature, "y_grid": y_grid, "cdf": cdf}
+
+
+def sample_blocks(kind: str, landscape: ValleyRiver, keys: jax.Array, block_size: int,
+                  dtype, params: dict) -> tuple[jax.Array, jax.Array]:
+    """Initial `(x, y)` of shapes `(n_blocks, B, d)`, `(n_blocks, B)`.
+
+    `kind` is "point" or "equilibrium"; `keys` is `(n_blocks,)`; `params` comes
+    from `sampler_params`. Traceable (used inside `jit`).
+    """
+    d = landscape.valley_dim
+    n_blocks = keys.shape[0]
+    if kind == "point":
+        y = jnp.full((n_blocks, block_size), params["y"], dtype)
+        return jnp.full((n_blocks, block_size, d), params["x"], dtype), y
+
+    def one_block(key):
+        k_y, k_x = jax.random.split(key)
+        # The table is built in float64 and used in the run's dtype: in float32
+        # the quantiles resolve tail probabilities down to ~1e-7.
+        u = jax.random.uniform(k_y, (block_size,), dtype)
+        y = jnp.interp(u, params["cdf"], params["y_grid"])
+        scale = jnp.sqrt(params["temperature"] / landscape.curvature(y))
+        return scale[:, None] * jax.random.normal(k_x, (block_size, d), dtype), y
+
+    return jax.vmap(one_block)(keys)
