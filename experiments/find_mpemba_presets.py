@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 import mpemba_jax as mj
-from mpemba_jax.theory.operator import FokkerPlanck, distances
+from mpemba_jax.theory import FokkerPlanck, distances
 from mpemba_jax.theory.evolve import evolve
 
 LR_BATH = 0.01

@@ -26,7 +26,7 @@ from .engine.driver import SimulationDiverged as SimulationDiverged
 from .engine.driver import simulate as simulate
 from .theory.operator import FokkerPlanck as FokkerPlanck
 from .theory.operator import MpembaSummary as MpembaSummary
-from .theory.operator import distances as distances
+from .theory.distances import distances as distances
 from .theory.evolve import Evolution as Evolution
 from .theory.evolve import evolve as evolve
 from .io.plotting import plot_histograms as plot_histograms

@@ -9,7 +9,8 @@ import scipy.sparse
 import scipy.special
 
 from .evolve import evolve
-from .operator import FokkerPlanck, masses_to_bins
+from .distances import masses_to_bins
+from .operator import FokkerPlanck
 
 __all__ = ["em_bias"]
 

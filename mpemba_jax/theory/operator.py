@@ -53,11 +53,10 @@ from jax.typing import ArrayLike
 
 from ..dynamics import Dynamics
 from ..landscape import ValleyRiver
+from .distances import DISTANCES, distance_from_ratio, masses_to_bins
 
-__all__ = ["FokkerPlanck", "MpembaSummary", "DISTANCES", "distances", "masses_to_bins",
-           "distance_from_ratio", "temperature_of", "mobility_of", "positive_lr"]
+__all__ = ["FokkerPlanck", "MpembaSummary", "temperature_of", "mobility_of", "positive_lr"]
 
-DISTANCES = ("tv", "kl", "l2")
 # Resolution: the stationary density may change by at most exp(_MAX_STEP) per
 # cell where it holds all but exp(-_BULK) of its mass; beyond, the O(h^2) error
 # of the rates is no longer small.
@@ -594,49 +593,6 @@ class FokkerPlanck:
 
 
 # -- module-level helpers -------------------------------------------------------
-def masses_to_bins(grid_edges: np.ndarray, masses: np.ndarray, edges: ArrayLike) -> np.ndarray:
-    """Re-bin cell masses `(..., n_grid)` onto `edges (n_bins + 1,)` assuming a density
-    constant within each grid cell; returns `(..., n_bins)`."""
-    edges = np.asarray(edges, np.float64)
-    if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
-        raise ValueError(f"edges must be a strictly increasing 1-D array of >= 2 values; got {edges!r}")
-    masses = np.asarray(masses, np.float64)
-    cdf = np.concatenate([np.zeros(masses.shape[:-1] + (1,)), np.cumsum(masses, -1)], -1)
-    at = np.stack([np.interp(edges, grid_edges, row) for row in cdf.reshape(-1, cdf.shape[-1])])
-    return np.diff(at, axis=-1).reshape(masses.shape[:-1] + (len(edges) - 1,))
-
-
-def distance_from_ratio(pi: np.ndarray, g: np.ndarray, kind: str) -> np.ndarray:
-    """Distance of `p = pi (1 + g)` from `pi` (cell masses `(n_grid,)`, `g (..., n_grid)`)."""
-    if kind == "tv":
-        return 0.5 * np.abs(g) @ pi
-    if kind == "kl":
-        r = np.maximum(1.0 + g, 0.0)
-        return np.where(r > 0, r * np.log(np.where(r > 0, r, 1.0)), 0.0) @ pi
-    if kind == "l2":
-        return np.sqrt(g**2 @ pi)
-    raise ValueError(f"kind must be one of {DISTANCES}; got {kind!r}")
-
-
-def distances(masses: ArrayLike, reference: ArrayLike, kind: str = "tv") -> np.ndarray:
-    """Distance of cell masses `(..., n_grid)` from reference masses `(n_grid,)`.
-
-    `"tv"`, `"kl"` (`sum p ln(p / pi)`), `"l2"` (`(sum (p - pi)^2 / pi)^(1/2)`);
-    cells where `pi = 0` are skipped. Shape `(...)`.
-    """
-    p = np.asarray(masses, np.float64)
-    pi = np.asarray(reference, np.float64)
-    if kind == "tv":
-        return 0.5 * np.abs(p - pi).sum(-1)
-    pos = pi > 0
-    if kind == "kl":
-        pp = p[..., pos]
-        return np.sum(np.where(pp > 0, pp * np.log(np.where(pp > 0, pp, 1.0) / pi[pos]), 0.0), -1)
-    if kind == "l2":
-        return np.sqrt(np.sum((p[..., pos] - pi[pos]) ** 2 / pi[pos], -1))
-    raise ValueError(f"kind must be one of {DISTANCES}; got {kind!r}")
-
-
 def temperature_of(dynamics: Dynamics, lr: float) -> float:
     """`T = g * lr` in float64 (`Dynamics.temperature` follows JAX's default dtype)."""
     return dynamics.temperature_scale * float(lr)

@@ -51,7 +51,7 @@ import scipy.stats
 from numpy.typing import ArrayLike
 
 from .. import schedules as _schedules
-from ..theory.operator import FokkerPlanck, masses_to_bins
+from ..theory import FokkerPlanck, masses_to_bins
 from ..theory.evolve import evolve
 from ..io.results import SimulationResult, jsonable
 from ..theory.timescales import tau_x

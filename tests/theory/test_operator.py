@@ -17,7 +17,7 @@ import pytest
 import scipy.linalg
 
 import mpemba_jax as mj
-from mpemba_jax.theory.operator import FokkerPlanck, distances
+from mpemba_jax.theory import FokkerPlanck, distances
 from mpemba_jax.theory.evolve import evolve
 
 K, LR = 2.0, 0.1  # harmonic stiffness and bath LR
