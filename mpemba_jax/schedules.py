@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.typing import ArrayLike
 
 if TYPE_CHECKING:
     from .theory.timescales import DecayWindow
@@ -44,6 +45,9 @@ __all__ = [
     "DECAY_SHAPES",
     "describe_schedule",
     "evaluate_schedule",
+    "lr_table",
+    "from_description",
+    "BUILDERS",
     "greedy_anneal",
     "window_decay",
     "lr_sum",
@@ -257,6 +261,40 @@ def evaluate_schedule(schedule: Schedule, times: np.ndarray, *, name: str = "sch
     return lr
 
 
+def lr_table(schedule: Schedule | ArrayLike, n_steps: int, dt: float, *,
+             name: str = "schedule") -> np.ndarray:
+    """The LR of every step, `(n_steps + 1,)` float64: the currency of a run.
+
+    Step `s` runs at `schedule(s * dt)` (evaluated once, on the host, in
+    float64, by `evaluate_schedule`). A 1-D array is taken as the table itself
+    and must hold `n_steps + 1` finite LRs `>= 0`. The engine, the theory
+    (`evolve`) and validation read this table; none rebuilds a schedule.
+
+    Example:
+      >>> lr_table(constant(0.1), 3, 1.0)
+      array([0.1, 0.1, 0.1, 0.1])
+    """
+    if callable(schedule):
+        return evaluate_schedule(schedule, np.arange(n_steps + 1) * dt, name=name)
+    if isinstance(schedule, (str, bytes, dict)) or np.ndim(schedule) != 1:
+        raise ValueError(
+            f"{name} must be a callable t -> lr (e.g. an optax schedule) or a 1-D table of the "
+            f"n_steps + 1 = {n_steps + 1} LRs of the run's steps; got {schedule!r}")
+    try:
+        table = np.array(schedule, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: an LR table must hold numbers; got {schedule!r}") from None
+    if table.shape != (n_steps + 1,):
+        raise ValueError(f"{name}: an LR table must have n_steps + 1 = {n_steps + 1} values "
+                         f"(the LR of steps 0 .. n_steps); got {table.shape[0]}")
+    bad = ~np.isfinite(table) | (table < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"{name} must give a finite LR >= 0 at every step of the run; "
+                         f"{name}[{i}] = {table[i]:g}")
+    return table
+
+
 def _scalar_lr(schedule: Schedule, t: float, name: str) -> float:
     """`schedule(t)` for one Python float `t`, which must be a single number."""
     try:
@@ -390,3 +428,36 @@ def match_lr_sum(build: Callable[[float], Callable], target: float, n_steps: int
             f"{f_lo + target:g} and {f_hi + target:g}")
     p = float(scipy.optimize.brentq(f, lo, hi, xtol=1e-12 * hi, rtol=1e-12))
     return p, build(p)
+
+
+# Builders that a JSON description (`describe_schedule`) can be turned back into:
+# configs name them by `kind`, and results written before LR tables were stored
+# are rebuilt through them once, on loading.
+BUILDERS: dict[str, Callable[..., Schedule]] = {
+    "constant": constant, "quench": quench, "wsd": wsd, "power_law_decay": power_law_decay,
+    "greedy_anneal": greedy_anneal,
+}
+
+
+def from_description(description: dict[str, Any]) -> Schedule:
+    """The schedule a builder's `.description` describes (`BUILDERS[kind](**params)`).
+
+    Raises `ValueError` saying why for descriptions no builder can rebuild:
+    plain callables, tables, window decays, `wsd` with a callable decay shape.
+
+    Example:
+      >>> s = from_description(wsd(0.1, 0.01, 10, 20, 30).description)
+      >>> round(float(s(15.0)), 6)
+      0.1
+    """
+    if not isinstance(description, dict):
+        raise ValueError(f"a schedule description must be a dict; got {description!r}")
+    kind = description.get("kind")
+    params = {k: v for k, v in description.items() if k != "kind"}
+    if kind not in BUILDERS:
+        raise ValueError(f"schedule kind {kind!r} cannot be rebuilt from its description "
+                         f"{description!r}; rebuildable kinds: {sorted(BUILDERS)}")
+    if kind == "wsd" and params.get("shape") not in DECAY_SHAPES:
+        raise ValueError(f"a wsd schedule with the decay shape {params.get('shape')!r} (a "
+                         "callable) cannot be rebuilt from its description")
+    return BUILDERS[kind](**params)

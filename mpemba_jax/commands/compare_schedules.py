@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ..compare import run_batch
+from ..engine import run_batch
 from ..io.results import jsonable
 from ..schedules import greedy_anneal, lr_sum, match_lr_sum, window_decay
 from ..theory.schedule import (bath_equilibrium, extended_bin_masses, schedule_theory,
@@ -568,11 +568,11 @@ def _valley_sweep(cfg, records):
 
 def _check_batch(sw: Sweep, run_) -> None:
     """The per-schedule checks of `run_batch` (stability, support), no compilation."""
-    from ..engine.driver import plan_run
+    from ..engine import make_plan
 
     for name, s in sw.schedules.items():
         try:
-            plan_run(sw.landscape, s, n_particles=sw.n_particles, n_steps=sw.n_steps, dt=sw.dt,
+            make_plan(sw.landscape, {"schedule": s}, single=True, n_particles=sw.n_particles, n_steps=sw.n_steps, dt=sw.dt,
                      seed=run_["seed"], init=sw.init, record_steps=sw.record_steps,
                      bins=2, bin_range=(0.0, 1.0), time=sw.time,
                      temperature_scale=sw.temperature_scale, dtype=run_["dtype"],

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..io import config as _config
 from ..io.plotting import plot_histograms
-from ..engine.driver import SimulationDiverged, simulate
+from ..engine import SimulationDiverged, simulate
 
 
 def add_parser(sub):

@@ -29,7 +29,7 @@ from ..theory.plateaus import choose_plateaus
 from ..engine.initial import equilibrium
 from ..presets import preset
 from ..schedules import constant
-from ..engine.driver import simulate
+from ..engine import simulate
 from ..validation.verdict import (
     HEAVY_TAILED,
     INCONCLUSIVE,

@@ -2,9 +2,12 @@
 
 A run's state between compiled calls is small and complete:
 
-    (chunk c, step s, x (cb, B, d), y (cb, B), counts (R, n_bins + 3) int64,
-     sums (R, n_terms) float64)
+    (chunk c, step s, x (S, cb, B, d), y (S, cb, B),
+     counts (S, R, n_bins + 3) int64, sums (S, R, n_terms) float64,
+     group_sums (S, R, G, n_terms) float64)
 
+and the file also carries the run's LR table `(S, n_steps + 1)` (the currency
+of a run: what a reader of the checkpoint needs to know what ran).
 Nothing else is needed, because the noise of step `s` for block `b` is keyed
 by `(seed, s, b)` alone (see `noise`): there is no generator state to save.
 Records taken so far are in `counts`/`sums`; the records still due are those
@@ -31,11 +34,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Checkpoint", "fingerprint", "save_checkpoint", "load_checkpoint", "FILENAME"]
+__all__ = ["Checkpoint", "CheckpointStore", "fingerprint", "save_checkpoint", "load_checkpoint",
+           "FILENAME"]
 
 FILENAME = "checkpoint.npz"
 # Fields of a RunPlan that do not change any number of the result.
-_NEUTRAL = {"devices", "schedule_description"}
+_NEUTRAL = {"devices", "schedules", "names"}
 
 
 @dataclasses.dataclass
@@ -52,6 +56,8 @@ class Checkpoint:
     y: np.ndarray | None
     counts: np.ndarray
     sums: np.ndarray
+    group_sums: np.ndarray
+    lr_table: np.ndarray
 
 
 def fingerprint(plan: Any) -> str:
@@ -88,7 +94,8 @@ def save_checkpoint(directory: str | os.PathLike, run_fingerprint: str, state: C
     """Write `state` to `directory/checkpoint.npz` atomically (temp file, fsync, rename)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    arrays = {"counts": state.counts, "sums": state.sums}
+    arrays = {"counts": state.counts, "sums": state.sums, "group_sums": state.group_sums,
+              "lr_table": state.lr_table}
     if state.x is not None:
         arrays.update(x=state.x, y=state.y)
     header = {"fingerprint": run_fingerprint, "chunk": state.chunk, "step": state.step,
@@ -137,7 +144,35 @@ def load_checkpoint(directory: str | os.PathLike, run_fingerprint: str) -> Check
             "particles, steps, records, bins, dtype, integrator or chunk size differ); "
             "resume with the original arguments or use another checkpoint directory")
     return Checkpoint(chunk=int(header["chunk"]), step=int(header["step"]),
-                      x=data.get("x"), y=data.get("y"), counts=data["counts"], sums=data["sums"])
+                      x=data.get("x"), y=data.get("y"), counts=data["counts"], sums=data["sums"],
+                      group_sums=data["group_sums"], lr_table=data["lr_table"])
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointStore:
+    """Where and how often a run checkpoints: `directory`, the run's `fingerprint`,
+    every `every` steps, and whether an existing checkpoint may be resumed."""
+
+    directory: Path
+    fingerprint: str
+    every: int
+    resume: bool
+
+    def load(self) -> Checkpoint | None:
+        """The checkpoint to resume from (`None`: start afresh); refuses to
+        start over an existing checkpoint unless `resume`."""
+        if (self.directory / FILENAME).exists() and not self.resume:
+            raise FileExistsError(
+                f"{self.directory / FILENAME} holds a checkpoint of an earlier run; "
+                "pass resume=True (CLI: --resume) to continue it, or remove it")
+        return load_checkpoint(self.directory, self.fingerprint)
+
+    def save(self, chunk: int, step: int, x, y, totals, lr_table: np.ndarray) -> None:
+        """Write the state after `chunk` reached `step` (`x`, `y` `None` at a chunk
+        boundary); `totals` has `counts`, `sums`, `group_sums`."""
+        save_checkpoint(self.directory, self.fingerprint, Checkpoint(
+            chunk, step, None if x is None else np.asarray(x), None if y is None else np.asarray(y),
+            totals.counts, totals.sums, totals.group_sums, lr_table))
 
 
 def _digest(arrays: dict[str, np.ndarray]) -> str:

@@ -9,6 +9,7 @@ key is checked for name, type and range; a bad one raises `ValueError` naming
 from __future__ import annotations
 
 import copy
+import inspect
 import re
 import sys
 from pathlib import Path
@@ -43,7 +44,8 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                  "lr_to": (_NUM, False), "at": (_NUM, False), "peak": (_NUM, False),
                  "final": (_NUM, False), "warmup": (_NUM, False), "stable": (_NUM, False),
                  "decay": (_NUM, False), "shape": ((str,), False), "initial": (_NUM, False),
-                 "eta_0": (_NUM, False), "c": (_NUM, False), "n": (_NUM, False)},
+                 "eta_0": (_NUM, False), "c": (_NUM, False), "n": (_NUM, False),
+                 "curvature": (_NUM, False)},
     "init": {"kind": ((str,), True), "lr": (_NUM, False), "y": (_NUM, False), "x": (_NUM, False)},
     "simulation": {"n_particles": ((int,), True), "n_steps": ((int,), True), "dt": (_NUM, True),
                    "seed": ((int,), False), "time": ((str,), False),
@@ -54,18 +56,16 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                    "integrator": ((str,), False), "noise": ((str,), False)},
     "output": {"dir": ((str,), False)},
 }
-_KIND_KEYS = {
-    "schedule": {"constant": {"lr"}, "quench": {"lr_from", "lr_to", "at"},
-                 "wsd": {"peak", "final", "warmup", "stable", "decay", "shape", "initial"},
-                 "power_law_decay": {"eta_0", "c", "n"}},
-    "init": {"equilibrium": {"lr"}, "point": {"y", "x"}},
-}
+# Keys each kind takes, and those it requires: for schedules, the parameters of
+# the builder in `schedules.BUILDERS` (and those without a default).
+_BUILDERS = {"schedule": schedules.BUILDERS,
+             "init": {"equilibrium": initial.equilibrium, "point": initial.point}}
+_KIND_KEYS = {section: {kind: set(inspect.signature(f).parameters) for kind, f in table.items()}
+              for section, table in _BUILDERS.items()}
 _REQUIRED_BY_KIND = {
-    ("schedule", "constant"): {"lr"}, ("schedule", "quench"): {"lr_from", "lr_to"},
-    ("schedule", "wsd"): {"peak", "final", "warmup", "stable", "decay"},
-    ("schedule", "power_law_decay"): {"eta_0", "c", "n"},
-    ("init", "equilibrium"): {"lr"}, ("init", "point"): {"y"},
-}
+    (section, kind): {n for n, p in inspect.signature(f).parameters.items()
+                      if p.default is p.empty}
+    for section, table in _BUILDERS.items() for kind, f in table.items()}
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -140,11 +140,11 @@ def check_config(raw: dict[str, Any]) -> dict[str, Any]:
 def build_run(cfg: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
     """`(landscape, schedule, simulate_kwargs)` from a checked config.
 
-    Builds the objects and checks the whole run (`simulate.plan_run`, no
+    Builds the objects and checks the whole run (`engine.make_plan`, no
     compiled work), so that every error names the key at fault where one is
     identifiable (`config key 'schedule.lr': lr must be ...`), else the section.
     """
-    from ..engine.driver import plan_run
+    from ..engine.plan import make_plan
 
     land = cfg["landscape"]
     params = land.get("params", {})
@@ -156,9 +156,7 @@ def build_run(cfg: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
     sched = dict(cfg["schedule"])
     kind = sched.pop("kind")
     try:
-        schedule = {"constant": schedules.constant, "quench": schedules.quench,
-                    "wsd": schedules.wsd,
-                    "power_law_decay": schedules.power_law_decay}[kind](**sched)
+        schedule = schedules.BUILDERS[kind](**sched)
     except ValueError as e:
         raise _keyed(e, {k: f"schedule.{k}" for k in sched}, "schedule") from None
     kwargs = dict(cfg["simulation"])
@@ -170,11 +168,11 @@ def build_run(cfg: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
         kind = init.pop("kind")
         init_keys = {f"init {k}": f"init.{k}" for k in init}
         try:
-            kwargs["init"] = {"equilibrium": initial.equilibrium, "point": initial.point}[kind](**init)
+            kwargs["init"] = _BUILDERS["init"][kind](**init)
         except ValueError as e:
             raise _keyed(e, {k: f"init.{k}" for k in init}, "init") from None
     try:
-        plan_run(landscape, schedule, **kwargs)
+        make_plan(landscape, {"schedule": schedule}, single=True, **kwargs)
     except ValueError as e:
         keys = {k: f"simulation.{k}" for k in cfg["simulation"]}
         raise _keyed(e, {**keys, **init_keys, "schedule": "schedule"}, "simulation") from None

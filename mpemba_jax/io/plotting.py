@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .results import SimulationResult
+from ..record import SimulationResult
 
 __all__ = ["plot_histograms"]
 

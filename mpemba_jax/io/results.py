@@ -1,4 +1,4 @@
-"""`SimulationResult`: the records of a run, saved to and loaded from a directory.
+"""Result directories: a run's record saved to and loaded from disk.
 
 A result directory holds `arrays.npz` (the numbers) and `metadata.json`
 (everything needed to reproduce and interpret them, including the SHA-256 of
@@ -7,11 +7,25 @@ atomically: into a temporary sibling, flushed, then renamed into place; an
 existing directory is never replaced unless `overwrite=True`. `load_result`
 verifies both checksums and the array shapes, so a truncated or edited file
 fails with an error naming it.
+
+Layout (format 2): the arrays of a `BatchResult` (`steps`, `bin_edges`,
+`lr_steps (S, n_steps + 1)`, `counts (S, R, n_bins)`, `underflow`, `overflow`,
+`nonfinite (S, R)`, `sums (S, R, n_terms)`, `group_sums (S, R, G, n_terms)`),
+plus `observable/<name>` and `standard_error/<name>` `(S, R)` for readers
+outside this package (derived from the sums, not read back). `metadata.json`
+has `"format": 2` and `"kind"`: `"simulation"` (loads as a `SimulationResult`)
+or `"batch"` (loads as a `BatchResult`).
+
+Format 1 (written before the LR table was stored: no `"format"` key, one
+schedule, no schedule axis) still loads: the LR table is rebuilt once from the
+recorded schedule description (`schedules.from_description`) when a builder
+can rebuild it; otherwise the table holds the recorded LRs at the record steps
+and NaN elsewhere, and `metadata["lr_table"]` says why, so that anything that
+needs the whole table (validation) can say so.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import math
@@ -24,88 +38,47 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SimulationResult", "load_result", "atomic_directory", "jsonable"]
+from ..record import BatchResult, SimulationResult
+
+__all__ = ["save_record", "load_result", "atomic_directory", "jsonable"]
 
 _ARRAYS, _METADATA = "arrays.npz", "metadata.json"
+FORMAT = 2
+_KINDS = ("simulation", "batch")
+_RECORD_ARRAYS = ("steps", "bin_edges", "lr_steps", "counts", "underflow", "overflow",
+                  "nonfinite", "sums", "group_sums")
 
 
-@dataclasses.dataclass(eq=False)
-class SimulationResult:
-    """Records of a simulation at `R` record steps over `n_bins` river bins.
+def save_record(batch: BatchResult, path: str | os.PathLike, *, kind: str = "batch",
+                overwrite: bool = False, extra: Callable[[Path], None] | None = None) -> Path:
+    """Write `batch` as a result directory at `path`, atomically.
 
-    Attributes:
-      steps: `(R,)` int, the step of each record.
-      times: `(R,)` float, `steps * dt` in the run's time convention.
-      lr: `(R,)` float, the schedule at each record time.
-      bin_edges: `(n_bins + 1,)` float.
-      counts: `(R, n_bins)` int64 histogram of `y`.
-      underflow, overflow, nonfinite: `(R,)` int64 particles outside the bins
-        or not finite (the latter are excluded from every average).
-      observables: name -> `(R,)` particle means (`loss`, `valley_energy`,
-        `y_mean`, `y_var` and each user observable).
-      standard_errors: name -> `(R,)` standard errors of those means.
-      sums: `(R, n_terms)` float64 raw power sums (`sum_names` names them),
-        kept so that runs can be merged exactly.
-      metadata: JSON-able description of the run.
+    `kind` decides what `load_result` returns (`"simulation"`: a
+    `SimulationResult`, which needs one schedule). `extra(tmp_dir)` may write
+    more files into the directory before it is renamed into place.
     """
-
-    steps: np.ndarray
-    times: np.ndarray
-    lr: np.ndarray
-    bin_edges: np.ndarray
-    counts: np.ndarray
-    underflow: np.ndarray
-    overflow: np.ndarray
-    nonfinite: np.ndarray
-    observables: dict[str, np.ndarray]
-    standard_errors: dict[str, np.ndarray]
-    sums: np.ndarray
-    sum_names: tuple[str, ...]
-    metadata: dict[str, Any]
-    lr_steps: np.ndarray | None = None  # (n_steps + 1,) the LR of every step
-
-    @property
-    def n_particles(self) -> int:
-        return int(self.metadata["n_particles"])
-
-    @property
-    def bin_centers(self) -> np.ndarray:
-        return 0.5 * (self.bin_edges[1:] + self.bin_edges[:-1])
-
-    def density(self) -> np.ndarray:
-        """`(R, n_bins)` histogram normalised by all particles and bin widths."""
-        return self.counts / (self.n_particles * np.diff(self.bin_edges))
-
-    def save(self, path: str | os.PathLike, *, overwrite: bool = False,
-             extra: Callable[[Path], None] | None = None) -> Path:
-        """Write the result directory atomically; refuse to replace one unless `overwrite`.
-
-        `extra(tmp_dir)` may write more files (figures, configs) into the
-        directory before it is renamed into place.
-        """
-        arrays = {f: getattr(self, f) for f in
-                  ("steps", "times", "lr", "bin_edges", "counts", "underflow",
-                   "overflow", "nonfinite", "sums")}
-        if self.lr_steps is not None:
-            arrays["lr_steps"] = self.lr_steps
-        for name, v in self.observables.items():
-            arrays[f"observable/{name}"] = v
-            arrays[f"standard_error/{name}"] = self.standard_errors[name]
-        metadata = dict(self.metadata, sum_names=list(self.sum_names))
-        with atomic_directory(path, overwrite=overwrite) as tmp:
-            np.savez(tmp / _ARRAYS, **arrays)
-            metadata["arrays_sha256"] = _sha256(tmp / _ARRAYS)
-            # Round-trip through JSON first so the checksum is of what load sees.
-            metadata = json.loads(json.dumps(metadata, default=_json_default, allow_nan=True))
-            metadata["metadata_sha256"] = _metadata_sha256(metadata)
-            _write_json(tmp / _METADATA, metadata)
-            if extra is not None:
-                extra(tmp)
-        return Path(path)
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {_KINDS}; got {kind!r}")
+    arrays = {f: getattr(batch, f) for f in _RECORD_ARRAYS}
+    for name, v in batch.observables.items():
+        arrays[f"observable/{name}"] = v
+        arrays[f"standard_error/{name}"] = batch.standard_errors[name]
+    metadata = dict(batch.metadata, names=list(batch.names), sum_names=list(batch.sum_names),
+                    format=FORMAT, kind=kind)
+    with atomic_directory(path, overwrite=overwrite) as tmp:
+        np.savez(tmp / _ARRAYS, **arrays)
+        metadata["arrays_sha256"] = _sha256(tmp / _ARRAYS)
+        # Round-trip through JSON first so the checksum is of what load sees.
+        metadata = json.loads(json.dumps(metadata, default=_json_default, allow_nan=True))
+        metadata["metadata_sha256"] = _metadata_sha256(metadata)
+        _write_json(tmp / _METADATA, metadata)
+        if extra is not None:
+            extra(tmp)
+    return Path(path)
 
 
-def load_result(path: str | os.PathLike) -> SimulationResult:
-    """Load a result directory written by `SimulationResult.save`.
+def load_result(path: str | os.PathLike) -> SimulationResult | BatchResult:
+    """Load a result directory: a `SimulationResult` if it was saved as one, else a `BatchResult`.
 
     Raises `ValueError` naming the file if anything is missing, truncated or
     does not match its recorded checksum.
@@ -132,19 +105,62 @@ def load_result(path: str | os.PathLike) -> SimulationResult:
             "the file was truncated or edited"
         )
     with np.load(arrays_file) as z:
-        data = {k: z[k] for k in z.files}
-    observables = {k.split("/", 1)[1]: v for k, v in data.items() if k.startswith("observable/")}
-    errors = {k.split("/", 1)[1]: v for k, v in data.items() if k.startswith("standard_error/")}
+        data = {k: z[k] for k in z.files if "/" not in k}
+    for key in ("arrays_sha256", "metadata_sha256"):
+        metadata.pop(key)
+    fmt = metadata.pop("format", 1)
+    if fmt == 1:
+        data, metadata, kind = _from_format_1(arrays_file, data, metadata)
+    elif fmt == FORMAT:
+        kind = metadata.pop("kind", "batch")
+    else:
+        raise ValueError(f"{meta_file}: unknown result format {fmt!r} (this version reads 1 and "
+                         f"{FORMAT}); it was written by a newer mpemba_jax")
     sum_names = tuple(metadata.pop("sum_names", ()))
-    metadata.pop("arrays_sha256")
-    metadata.pop("metadata_sha256")
-    _check_shapes(arrays_file, data, observables, errors, sum_names)
-    return SimulationResult(
-        steps=data["steps"], times=data["times"], lr=data["lr"], bin_edges=data["bin_edges"],
-        counts=data["counts"], underflow=data["underflow"], overflow=data["overflow"],
-        nonfinite=data["nonfinite"], observables=observables, standard_errors=errors,
-        sums=data["sums"], sum_names=sum_names, metadata=metadata, lr_steps=data.get("lr_steps"),
-    )
+    names = tuple(metadata.get("names", ()))
+    _check_shapes(arrays_file, data, sum_names, names)
+    batch = BatchResult(names=names, sum_names=sum_names, metadata=metadata,
+                        **{k: data[k] for k in _RECORD_ARRAYS})
+    if kind == "simulation":
+        return SimulationResult(batch)
+    return batch
+
+
+def _from_format_1(arrays_file: Path, data: dict, metadata: dict) -> tuple[dict, dict, str]:
+    """A format-1 (single schedule, no LR table) result as format-2 arrays and metadata."""
+    missing = sorted({"steps", "lr", "bin_edges", "counts", "underflow", "overflow",
+                      "nonfinite", "sums"} - set(data))
+    if missing:
+        raise ValueError(f"{arrays_file} lacks the arrays {missing}")
+    out = {k: data[k][None] for k in ("counts", "underflow", "overflow", "nonfinite", "sums")}
+    out["steps"], out["bin_edges"] = data["steps"], data["bin_edges"]
+    out["group_sums"] = data["sums"][None, :, None, :]
+    table, note = _rebuilt_table(metadata, data["steps"], data["lr"])
+    out["lr_steps"] = table[None]
+    metadata = dict(metadata)
+    schedule = metadata.pop("schedule", {})
+    metadata.update(names=[metadata.pop("name", "schedule")], schedules=[schedule],
+                    n_schedules=1, n_groups=1, lr_table=note)
+    return out, metadata, "simulation"
+
+
+def _rebuilt_table(metadata: dict, steps: np.ndarray, lr_at_records: np.ndarray):
+    """The LR of every step of a format-1 run, from its schedule description, and a note."""
+    from ..schedules import from_description, lr_table
+
+    n_steps, dt = int(metadata["n_steps"]), float(metadata["dt"])
+    steps = np.asarray(steps, int)
+    try:
+        table = lr_table(from_description(metadata.get("schedule", {})), n_steps, dt)
+        why = "the rebuilt schedule does not give the recorded LRs"
+        if np.array_equal(table[steps], np.asarray(lr_at_records, np.float64)):
+            return table, "rebuilt from the schedule description (format 1)"
+    except ValueError as e:
+        why = str(e)
+    table = np.full(n_steps + 1, np.nan)
+    table[steps] = lr_at_records
+    return table, (f"missing: only the LRs at the record steps are known ({why}); "
+                   "pass schedule= where the whole table is needed")
 
 
 class atomic_directory:
@@ -188,28 +204,23 @@ class atomic_directory:
         return False
 
 
-def _check_shapes(arrays_file: Path, data: dict, observables: dict, errors: dict,
-                  sum_names: tuple) -> None:
+def _check_shapes(arrays_file: Path, data: dict, sum_names: tuple, names: tuple) -> None:
     """Raise `ValueError` naming `arrays_file` unless every array has its documented shape."""
-    missing = sorted({"steps", "times", "lr", "bin_edges", "counts", "underflow", "overflow",
-                      "nonfinite", "sums"} - set(data))
+    missing = sorted(set(_RECORD_ARRAYS) - set(data))
     if missing:
         raise ValueError(f"{arrays_file} lacks the arrays {missing}")
-    n_records = data["steps"].shape[0] if data["steps"].ndim == 1 else -1
+    S, R = len(names), (data["steps"].shape[0] if data["steps"].ndim == 1 else -1)
     n_bins = data["bin_edges"].shape[0] - 1 if data["bin_edges"].ndim == 1 else -1
-    expected = {"steps": (n_records,), "times": (n_records,), "lr": (n_records,),
-                "counts": (n_records, n_bins), "underflow": (n_records,),
-                "overflow": (n_records,), "nonfinite": (n_records,),
-                "sums": (n_records, len(sum_names))}
-    expected.update({f"observable/{k}": (n_records,) for k in observables})
-    expected.update({f"standard_error/{k}": (n_records,) for k in errors})
-    shapes = {"observable/" + k: v.shape for k, v in observables.items()}
-    shapes.update({"standard_error/" + k: v.shape for k, v in errors.items()})
-    shapes.update({k: data[k].shape for k in expected if k in data})
-    bad = {k: shapes[k] for k, shape in expected.items() if shapes.get(k) != shape}
-    if n_records < 0 or n_bins < 1 or bad or set(observables) != set(errors):
-        raise ValueError(
-            f"{arrays_file} has inconsistent arrays (shapes {bad or shapes}); the file is corrupt")
+    n_terms = len(sum_names)
+    groups = data["group_sums"].shape[2] if data["group_sums"].ndim == 4 else -1
+    steps_plus_one = data["lr_steps"].shape[-1] if data["lr_steps"].ndim == 2 else -1
+    expected = {"steps": (R,), "counts": (S, R, n_bins), "underflow": (S, R),
+                "overflow": (S, R), "nonfinite": (S, R), "sums": (S, R, n_terms),
+                "group_sums": (S, R, groups, n_terms), "lr_steps": (S, steps_plus_one)}
+    bad = {k: data[k].shape for k, shape in expected.items() if data[k].shape != shape}
+    if S < 1 or R < 0 or n_bins < 1 or groups < 1 or steps_plus_one < 1 or bad:
+        raise ValueError(f"{arrays_file} has inconsistent arrays (shapes {bad or expected}); "
+                         "the file is corrupt")
     for k in ("counts", "underflow", "overflow", "nonfinite"):
         if not np.issubdtype(data[k].dtype, np.integer):
             raise ValueError(f"{arrays_file}: {k} must hold integers; got {data[k].dtype}")

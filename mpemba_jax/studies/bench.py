@@ -43,7 +43,7 @@ from ..engine.initial import point
 from ..engine.integrators import INTEGRATORS
 from ..presets import preset
 from ..schedules import constant
-from ..engine.driver import _CHUNK_ACCELERATOR, _CHUNK_CPU, simulate
+from ..engine import default_chunk_size, simulate
 
 __all__ = ["run_benchmark", "DEFAULT_CONFIGS"]
 
@@ -82,7 +82,7 @@ def noise_rate(n: int, steps: int, *, kind: str = "gaussian", generator: str = "
     chunk for the backend) for `steps` steps; the rate is per particle-step.
     """
     if chunk is None:
-        chunk = _CHUNK_CPU if jax.devices()[0].platform == "cpu" else _CHUNK_ACCELERATOR
+        chunk = default_chunk_size(jax.local_devices()[:1], 1, block_size)
     n_blocks = -(-min(n, chunk) // block_size)
     ids = jnp.arange(n_blocks, dtype=jnp.uint32)
     root = _noise.root_key(0, generator)

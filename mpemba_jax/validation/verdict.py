@@ -53,7 +53,8 @@ from numpy.typing import ArrayLike
 from .. import schedules as _schedules
 from ..theory import FokkerPlanck, masses_to_bins
 from ..theory.evolve import evolve
-from ..io.results import SimulationResult, jsonable
+from ..io.results import jsonable
+from ..record import SimulationResult
 from ..theory.timescales import tau_x
 
 __all__ = [
