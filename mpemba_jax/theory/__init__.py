@@ -1,12 +1,19 @@
 """The coarse-grained river theory (THEORY sections 3, 4 and 6).
 
-`FokkerPlanck` (operator, spectrum, eigenfunctions, Mpemba amplitudes and
-quench predictions), `evolve` (the river under a whole schedule), timescales
-and the decay window, the theory of whole schedules (`schedule_theory`), and
-distances between distributions. Every public name of the room is re-exported
-here; other rooms import from `mpemba_jax.theory`, not from its modules.
+`FokkerPlanck` (operator, spectrum, eigenfunctions; `operator`), the Mpemba
+amplitudes and strong points (`mpemba`), predictions after a quench
+(`quench`), `evolve` (the river under a whole schedule), timescales and the
+decay window (`timescales`), the theory of whole schedules (`schedule`), the
+valley's Euler–Maruyama moment recursion (`valley`), the Euler–Maruyama bias
+of the river (`em_bias`), plateau choice (`plateaus`), the LR conventions
+(`conventions`) and distances between distributions (`distances`). Every
+public name of the room is re-exported here; other rooms import from
+`mpemba_jax.theory`, not from its modules.
 """
 
+from .conventions import mobility_of as mobility_of
+from .conventions import positive_lr as positive_lr
+from .conventions import temperature_of as temperature_of
 from .distances import DISTANCES as DISTANCES
 from .distances import distance_from_ratio as distance_from_ratio
 from .distances import distances as distances
@@ -15,11 +22,10 @@ from .distances import total_variation as total_variation
 from .em_bias import em_bias as em_bias
 from .evolve import Evolution as Evolution
 from .evolve import evolve as evolve
+from .evolve import schedule_values as schedule_values
+from .mpemba import MpembaSummary as MpembaSummary
+from .mpemba import log_equilibrium_masses as log_equilibrium_masses
 from .operator import FokkerPlanck as FokkerPlanck
-from .operator import MpembaSummary as MpembaSummary
-from .operator import mobility_of as mobility_of
-from .operator import positive_lr as positive_lr
-from .operator import temperature_of as temperature_of
 from .plateaus import choose_plateaus as choose_plateaus
 from .schedule import bath_equilibrium as bath_equilibrium
 from .schedule import extended_bin_masses as extended_bin_masses
@@ -29,6 +35,9 @@ from .timescales import DecayWindow as DecayWindow
 from .timescales import decay_window as decay_window
 from .timescales import tau_x as tau_x
 from .timescales import tau_y as tau_y
+from .valley import valley_moment_fixed_point as valley_moment_fixed_point
+from .valley import valley_moment_step as valley_moment_step
+from .valley import valley_moments as valley_moments
 
 __all__ = [
     "DISTANCES", "distance_from_ratio", "distances", "masses_to_bins", "total_variation",
@@ -36,4 +45,7 @@ __all__ = [
     "positive_lr", "temperature_of", "choose_plateaus", "bath_equilibrium",
     "extended_bin_masses", "schedule_theory", "theory_observables", "DecayWindow",
     "decay_window", "tau_x", "tau_y",
+    # added with the split of the operator and the valley recursion
+    "schedule_values", "log_equilibrium_masses", "valley_moment_step",
+    "valley_moment_fixed_point", "valley_moments",
 ]

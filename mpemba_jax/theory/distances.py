@@ -28,16 +28,32 @@ def total_variation(p: ArrayLike, q: ArrayLike) -> np.ndarray:
     return 0.5 * np.abs(np.asarray(p, np.float64) - np.asarray(q, np.float64)).sum(-1)
 
 
-def masses_to_bins(grid_edges: np.ndarray, masses: np.ndarray, edges: ArrayLike) -> np.ndarray:
-    """Re-bin cell masses `(..., n_grid)` onto `edges (n_bins + 1,)` assuming a density
-    constant within each grid cell; returns `(..., n_bins)`."""
+def masses_to_bins(grid_edges: np.ndarray, masses: np.ndarray, edges: ArrayLike, *,
+                   tails: bool = False) -> np.ndarray:
+    """Re-bin cell masses `(..., n_grid)` on `grid_edges (n_grid + 1,)` onto `edges
+    (n_bins + 1,)`, assuming a density constant within each grid cell.
+
+    With `C(z)` the cumulative mass (linear within a cell), bin `j` holds
+    `C(edges[j + 1]) - C(edges[j])`. Returns `(..., n_bins)`; with `tails=True`,
+    `[below, bins..., above]`, shape `(..., n_bins + 2)`, where `below = C(edges[0])`
+    and `above` is the total minus `C(edges[-1])` (a histogram's underflow and
+    overflow).
+
+    Example:
+      >>> masses_to_bins(np.array([0.0, 1.0, 2.0]), np.array([0.5, 0.5]), [0.5, 1.5])
+      array([0.5])
+    """
     edges = np.asarray(edges, np.float64)
     if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
         raise ValueError(f"edges must be a strictly increasing 1-D array of >= 2 values; got {edges!r}")
     masses = np.asarray(masses, np.float64)
     cdf = np.concatenate([np.zeros(masses.shape[:-1] + (1,)), np.cumsum(masses, -1)], -1)
-    at = np.stack([np.interp(edges, grid_edges, row) for row in cdf.reshape(-1, cdf.shape[-1])])
-    return np.diff(at, axis=-1).reshape(masses.shape[:-1] + (len(edges) - 1,))
+    flat = cdf.reshape(-1, cdf.shape[-1])
+    at = np.stack([np.interp(edges, grid_edges, row) for row in flat])
+    bins = np.diff(at, axis=-1)
+    if tails:
+        bins = np.concatenate([at[:, :1], bins, flat[:, -1:] - at[:, -1:]], axis=-1)
+    return bins.reshape(masses.shape[:-1] + (bins.shape[-1],))
 
 
 def distance_from_ratio(pi: np.ndarray, g: np.ndarray, kind: str) -> np.ndarray:

@@ -5,7 +5,8 @@
 on the grid of a `FokkerPlanck` object, with the same detailed-balance rates
 (`W_{i->i+1} = mu T / h^2 exp(-(F_{i+1} - F_i) / 2T)`) evaluated at each step's
 LR. The LR is held piecewise constant exactly as the simulator holds it: on
-`[s dt, (s + 1) dt)` it is `schedule(s dt)`. Each step takes `substeps`
+`[s dt, (s + 1) dt)` it is `schedule(s dt)`, or `table[s]` for an LR table
+(a run's `lr_steps` goes in as it is, no schedule is rebuilt). Each step takes `substeps`
 implicit-Euler substeps `(I - dt' M) P_new = P_old`: `I - dt' M` is a column
 diagonally dominant M-matrix with unit column sums, so every step conserves
 probability to round-off and maps non-negative masses to non-negative masses
@@ -29,8 +30,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from .operator import FokkerPlanck, positive_lr
 from ..schedules import evaluate_schedule
+from .conventions import positive_lr
+from .operator import FokkerPlanck
 
 __all__ = ["Evolution", "evolve", "schedule_values"]
 
@@ -86,9 +88,9 @@ def evolve(
       fp: supplies the landscape, grid and time convention (its bath LR is unused).
       initial: cell masses `(n_grid,)`, e.g. `fp.equilibrium(lr)` or
         `fp.point_mass(y0)`; non-negative, renormalised to sum 1.
-      schedule: `t -> lr` (optax schedules included) in the convention's time
-        unit, a constant LR, or an LR table `(>= n_steps,)` (the LR of each
-        step, e.g. a result's `lr_steps`).
+      schedule: an LR table `(>= n_steps,)` (the LR of each step, e.g. a
+        result's `lr_steps`, used as it is), `t -> lr` (optax schedules
+        included) in the convention's time unit, or a constant LR.
       dt: step of the piecewise-constant LR (the simulator's step).
       n_steps: number of steps.
       record_steps: step indices `s` in `[0, n_steps]` to record (default every step).

@@ -35,26 +35,34 @@ its normwise accuracy is uniform accuracy.
 Sign convention: every `u_k` (`k >= 2`) is positive on its last lobe, i.e. to
 the right of its largest-`y` zero (downstream). For a harmonic river `u_2 =
 (y - c) / sigma_f`.
+
+The Mpemba amplitudes and strong points (`mpemba`) and the predictions after a
+quench (`quench`) are functions of the operator, `f(fp, ...)`, in modules of
+their own; the class assigns them as attributes, so `fp.amplitude(lr)` is
+`mpemba.amplitude(fp, lr)`. Why not thin wrapper methods: they would repeat
+every signature and docstring. Why not a mixin: a reader of `FokkerPlanck`
+would not see which file a method lives in, and the mixin would use attributes
+it does not define; the assignments below list both in one place.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
-import scipy.optimize
-import scipy.special
 from jax.typing import ArrayLike
 
 from ..dynamics import Dynamics
 from ..landscape import ValleyRiver
-from .distances import DISTANCES, distance_from_ratio, masses_to_bins
+from . import mpemba, quench
+from .conventions import mobility_of, positive_lr, temperature_of
+from .mpemba import MpembaSummary
 
+# MpembaSummary and the LR conventions are re-exported: `operator` was their home.
 __all__ = ["FokkerPlanck", "MpembaSummary", "temperature_of", "mobility_of", "positive_lr"]
 
 # Resolution: the stationary density may change by at most exp(_MAX_STEP) per
@@ -69,25 +77,6 @@ _WINDOW = 200.0
 _SEED = 30.0
 # exp() arguments are clipped here; rates beyond e^300 are instantaneous anyway.
 _CLIP = 300.0
-
-
-class MpembaSummary(NamedTuple):
-    """What `FokkerPlanck.mpemba_summary` finds on a plateau-LR range.
-
-    strong_points: ascending LRs with `a_2 = 0` (strong Mpemba points).
-    a3_at_points: `a_3` there (the amplitude that then sets the decay).
-    optimal_lr, optimal_a2: the plateau LR minimising `|a_2|` and `a_2` there.
-    worst_lr, worst_a2: the plateau LR maximising `|a_2|` and `a_2` there.
-    index: the Mpemba index, the number of sign changes of `a_2` on the range.
-    """
-
-    strong_points: np.ndarray
-    a3_at_points: np.ndarray
-    optimal_lr: float
-    optimal_a2: float
-    worst_lr: float
-    worst_a2: float
-    index: int
 
 
 class FokkerPlanck:
@@ -110,8 +99,15 @@ class FokkerPlanck:
     `pi_i`), `stationary_density (n_grid,)` (`pi_i / h`),
     `left_eigenfunctions (n_modes, n_grid)` (`u_k` at the centres, row `k - 1`),
     `right_eigenfunctions (n_modes, n_grid)` (densities `v_k`),
-    `river_values (n_grid,)` (`V` at the centres), `log_curvature (n_grid,)`
-    (`ln a` at the centres).
+    `river_values (n_grid,)` (`V` at the centres), `curvature_values (n_grid,)`
+    (`a` at the centres), `log_curvature (n_grid,)` (`ln a` at the centres),
+    `hop_rate` (`mu_f T_f / h^2`, the off-diagonal of the symmetrised generator).
+    Also `temperature` (`T_f`), `mobility` (`mu_f`), `dynamics`, `landscape`.
+
+    Methods: the grid and spectrum here (`equilibrium`, `point_mass`,
+    `reduced_free_energy`, `left_eigenfunction`, `check_resolution`,
+    `check_k`, `describe`); the Mpemba amplitudes and strong points from
+    `theory.mpemba`; the predictions after a quench from `theory.quench`.
 
     Example:
       >>> import mpemba_jax as mj
@@ -166,13 +162,16 @@ class FokkerPlanck:
         with jax.enable_x64(True):
             c = jnp.asarray(self.centres, jnp.float64)
             self.river_values = np.asarray(landscape.river(c))
-            self.log_curvature = np.log(np.asarray(landscape.curvature(c)))
+            self.curvature_values = np.asarray(landscape.curvature(c))
+        self.log_curvature = np.log(self.curvature_values)
         self._beta_f = self.reduced_free_energy(self.lr_bath)  # F_T / T at the centres
         self.check_resolution(self.lr_bath)
 
         self.stationary_masses = _softmax(-self._beta_f)
         self.stationary_density = self.stationary_masses / self.h
-        self._rate = self.mobility * self.temperature / self.h**2
+        self.hop_rate = self.mobility * self.temperature / self.h**2
+        # Kept for experiments/bench_theory.py until it reads `hop_rate`.
+        self._rate = self.hop_rate
         self._spectrum()
 
     # -- grid-level helpers ------------------------------------------------
@@ -198,6 +197,10 @@ class FokkerPlanck:
         return p
 
     def check_resolution(self, lr: float) -> None:
+        """Raise `ValueError` (naming the `n_grid` needed) unless the grid resolves
+        the equilibrium at `lr`: where `F_T / T` is within 12 of its minimum it may
+        change by at most 1 per cell, over at least 8 cells, so that the rates'
+        O(h^2) error stays small. `evolve` checks a schedule's coldest LR with it."""
         beta = self.reduced_free_energy(lr)
         bulk = beta - beta.min() <= _BULK
         bulk_bonds = bulk[1:] | bulk[:-1]
@@ -242,7 +245,7 @@ class FokkerPlanck:
         aq = _exp(0.25 * db)[:, None] * q[1:] - _exp(-0.25 * db)[:, None] * q[:-1]
         _, sig, wt = np.linalg.svd(aq, full_matrices=False)
         order = np.argsort(sig)
-        lam = np.concatenate([[0.0], sig[order] ** 2]) * self._rate
+        lam = np.concatenate([[0.0], sig[order] ** 2]) * self.hop_rate
         psi = np.concatenate([psi1[:, None], q @ wt[order].T], axis=1)
 
         # Left eigenfunctions on the whole grid by backward inverse iteration.
@@ -273,7 +276,7 @@ class FokkerPlanck:
         log_tot = np.logaddexp(log_up, log_dn)
         p_up = np.exp(log_up - log_tot)
         p_dn = np.exp(log_dn - log_tot)
-        shift = lam / self._rate * np.exp(-np.minimum(log_tot, _CLIP))
+        shift = lam / self.hop_rate * np.exp(-np.minimum(log_tot, _CLIP))
         # Row i: p_dn U_{i-1} - (1 - shift) U_i + p_up U_{i+1} = rhs_i.
         ab = np.zeros((3, n))
         ab[0, 1:] = p_up[:-1]
@@ -323,262 +326,28 @@ class FokkerPlanck:
         return u_k
 
     def check_k(self, k: int) -> int:
+        """`k` as an int, or `ValueError` unless it is a mode index in `[1, n_modes]`."""
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= self.n_modes:
             raise ValueError(f"k must be an integer in [1, n_modes={self.n_modes}]; got {k!r}")
         return int(k)
 
-    # -- amplitudes ------------------------------------------------------------
-    def _initial_log_masses(self, lr_init: np.ndarray) -> np.ndarray:
-        lr = np.atleast_1d(np.asarray(lr_init, np.float64))
-        if not np.all(np.isfinite(lr) & (lr > 0)):
-            raise ValueError(f"lr_init must be finite and > 0; got {lr_init!r}")
-        if self.landscape.domain is None and np.any(lr > self.lr_max * (1 + 1e-12)):
-            raise ValueError(
-                f"lr_init up to {lr.max():g} exceeds lr_max={self.lr_max:g}, the hottest LR "
-                "whose equilibrium this grid holds; build FokkerPlanck(..., lr_max=...)"
-            )
-        temps = self.dynamics.temperature_scale * lr
-        logw = -(self.river_values[None, :] / temps[:, None]) - 0.5 * self.landscape.valley_dim * self.log_curvature
-        return logw - scipy.special.logsumexp(logw, axis=1, keepdims=True)
+    # -- Mpemba amplitudes and strong points: functions of `mpemba` ------------
+    amplitude = mpemba.amplitude
+    amplitudes = mpemba.amplitudes
+    amplitude_jax = mpemba.amplitude_jax
+    amplitude_slope = mpemba.amplitude_slope
+    covariance_criterion = mpemba.covariance_criterion
+    strong_mpemba_points = mpemba.strong_mpemba_points
+    mpemba_summary = mpemba.mpemba_summary
+    hotter_has_advantage = mpemba.hotter_has_advantage
 
-    def amplitude(self, lr_init: ArrayLike, k: int = 2) -> np.ndarray | float:
-        """`a_k(eta_h) = integral u_k P_{T_h} dy = sum_i U_k,i P_h,i`, shape of `lr_init`.
-
-        The quench from equilibrium at `lr_init` to the bath evolves as
-        `p = pi_f + sum_k a_k exp(-lambda_k t) v_k`. `a_1 = 1`; `a_k(lr_bath) = 0`.
-        Sign: that of `u_k` (positive on its downstream lobe).
-        """
-        k = self.check_k(k)
-        shape = np.shape(lr_init)
-        logp = self._initial_log_masses(lr_init)
-        out = np.exp(logp) @ self.left_eigenfunctions[k - 1]
-        return out.reshape(shape) if shape else float(out[0])
-
-    def amplitudes(self, lr_init: ArrayLike) -> np.ndarray:
-        """All `a_k`, shape `lr_init.shape + (n_modes,)`, column `k - 1` is `a_k`."""
-        shape = np.shape(lr_init)
-        out = np.exp(self._initial_log_masses(lr_init)) @ self.left_eigenfunctions.T
-        return out.reshape(shape + (self.n_modes,))
-
-    def amplitude_jax(self, k: int = 2) -> Callable[[jax.Array], jax.Array]:
-        """`lr -> a_k(lr)` written in `jnp` (use under `jax.enable_x64`), differentiable."""
-        k = self.check_k(k)
-        river, log_a, u = self.river_values, self.log_curvature, self.left_eigenfunctions[k - 1]
-        d, g = self.landscape.valley_dim, self.dynamics.temperature_scale
-
-        def a_k(lr):
-            logw = -jnp.asarray(river) / (g * lr) - 0.5 * d * jnp.asarray(log_a)
-            return jnp.sum(jax.nn.softmax(logw) * jnp.asarray(u))
-
-        return a_k
-
-    def amplitude_slope(self, lr_init: ArrayLike, k: int = 2) -> np.ndarray | float:
-        """`d a_k / d eta_h` by forward-mode autodiff through the whole amplitude (x64)."""
-        lr = np.asarray(lr_init, np.float64)
-        self._initial_log_masses(lr)  # validates
-        with jax.enable_x64(True):
-            f = self.amplitude_jax(k)
-            slope = jax.vmap(lambda x: jax.jvp(f, (x,), (jnp.ones_like(x),))[1])(
-                jnp.atleast_1d(jnp.asarray(lr, jnp.float64))
-            )
-            out = np.asarray(slope).reshape(lr.shape)
-        return out if lr.shape else float(out)
-
-    def covariance_criterion(self, lr_init: ArrayLike, k: int = 2) -> np.ndarray | float:
-        """`Cov_{P_{T_h}}(u_k, V) / T_h^2`, which equals `d a_k / d T_h` (THEORY section 4).
-
-        A sign change of it on a range is necessary for `a_k` to be non-monotonic
-        there. Per LR: `d a_k / d eta_h = g * covariance_criterion`.
-        """
-        k = self.check_k(k)
-        shape = np.shape(lr_init)
-        p = np.exp(self._initial_log_masses(lr_init))
-        temps = self.dynamics.temperature_scale * np.atleast_1d(np.asarray(lr_init, float))
-        u, v = self.left_eigenfunctions[k - 1], self.river_values
-        cov = p @ (u * v) - (p @ u) * (p @ v)
-        out = cov / temps**2
-        return out.reshape(shape) if shape else float(out[0])
-
-    # -- Mpemba points --------------------------------------------------------
-    def _check_range(self, lr_range) -> tuple[float, float]:
-        try:
-            lo, hi = (float(v) for v in lr_range)
-        except (TypeError, ValueError):
-            raise ValueError(f"lr_range must be a pair (lo, hi); got {lr_range!r}") from None
-        if not (math.isfinite(lo) and math.isfinite(hi) and self.lr_bath < lo < hi):
-            raise ValueError(
-                f"lr_range must satisfy lr_bath={self.lr_bath:g} < lo < hi (finite); "
-                f"got ({lo:g}, {hi:g})"
-            )
-        return lo, hi
-
-    def _scan(self, lr_range, n_scan: int) -> tuple[np.ndarray, np.ndarray]:
-        lo, hi = self._check_range(lr_range)
-        if isinstance(n_scan, bool) or not isinstance(n_scan, (int, np.integer)) or n_scan < 2:
-            raise ValueError(f"n_scan must be an integer >= 2; got {n_scan!r}")
-        lrs = np.geomspace(lo, hi, int(n_scan))
-        return lrs, self.amplitude(lrs, 2)
-
-    def strong_mpemba_points(self, lr_range, n_scan: int = 400) -> np.ndarray:
-        """Every `eta*` in `lr_range` with `a_2(eta*) = 0`, ascending, shape `(n_points,)`.
-
-        Scans `n_scan` log-spaced LRs for sign changes, then refines each with
-        Brent's method to `xtol = 1e-12 eta*`. Double roots (a touch without a
-        sign change) closer than the scan spacing are not reported.
-        """
-        lrs, a2 = self._scan(lr_range, n_scan)
-        roots = []
-        f = lambda x: self.amplitude(x, 2)  # noqa: E731
-        for i in np.nonzero(np.sign(a2[:-1]) * np.sign(a2[1:]) <= 0)[0]:
-            if a2[i] == 0.0:
-                roots.append(lrs[i])
-            elif a2[i + 1] != 0.0:
-                roots.append(scipy.optimize.brentq(f, lrs[i], lrs[i + 1], xtol=1e-14, rtol=1e-12))
-        if a2[-1] == 0.0:
-            roots.append(lrs[-1])
-        return np.unique(np.asarray(roots, float))
-
-    def mpemba_summary(self, lr_range, n_scan: int = 400) -> MpembaSummary:
-        """Strong points, optimal and worst plateau LRs and the Mpemba index on `lr_range`.
-
-        The optimal plateau is a strong Mpemba point when there is one (among
-        several, the one with smallest `|a_3|`), else the bounded minimiser of
-        `|a_2|`; the worst plateau maximises `|a_2|` (refined from the scan).
-        """
-        lrs, a2 = self._scan(lr_range, n_scan)
-        points = self.strong_mpemba_points(lr_range, n_scan)
-        a3 = self.amplitude(points, 3) if len(points) else np.zeros(0)
-        if len(points):
-            j = int(np.argmin(np.abs(a3)))
-            opt_lr, opt_a2 = float(points[j]), float(self.amplitude(points[j], 2))
-        else:
-            opt_lr, opt_a2 = self._refine_extremum(lrs, np.abs(a2), minimise=True)
-        worst_lr, worst_a2 = self._refine_extremum(lrs, np.abs(a2), minimise=False)
-        return MpembaSummary(
-            strong_points=points,
-            a3_at_points=np.asarray(a3, float),
-            optimal_lr=opt_lr,
-            optimal_a2=opt_a2,
-            worst_lr=worst_lr,
-            worst_a2=worst_a2,
-            index=int(len(points)),
-        )
-
-    def _refine_extremum(self, lrs, absa, minimise: bool) -> tuple[float, float]:
-        i = int(np.argmin(absa) if minimise else np.argmax(absa))
-        lo, hi = lrs[max(i - 1, 0)], lrs[min(i + 1, len(lrs) - 1)]
-        sign = 1.0 if minimise else -1.0
-        res = scipy.optimize.minimize_scalar(
-            lambda x: sign * abs(self.amplitude(x, 2)),
-            bounds=(lo, hi),
-            method="bounded",
-            options={"xatol": 1e-10 * hi},
-        )
-        best = float(res.x) if sign * abs(self.amplitude(res.x, 2)) <= sign * absa[i] else lrs[i]
-        return best, float(self.amplitude(best, 2))
-
-    def hotter_has_advantage(self, lr_a: float, lr_b: float) -> bool:
-        """Whether the hotter of two plateau LRs (both > lr_bath) has the smaller `|a_2|`.
-
-        That is the Mpemba effect for this pair: the hotter start ends up closer to
-        equilibrium at late times and the distance curves cross.
-        """
-        a, b = positive_lr("lr_a", lr_a), positive_lr("lr_b", lr_b)
-        if min(a, b) <= self.lr_bath or a == b:
-            raise ValueError(
-                f"lr_a and lr_b must differ and both exceed lr_bath={self.lr_bath:g}; "
-                f"got {a:g}, {b:g}"
-            )
-        hot, cold = max(a, b), min(a, b)
-        return bool(abs(self.amplitude(hot, 2)) < abs(self.amplitude(cold, 2)))
-
-    # -- predictions after a quench -------------------------------------------
-    def _g(self, lr_init: float, t: ArrayLike) -> np.ndarray:
-        """`g(y_i, t) = p / pi_f - 1 = sum_{k>=2} a_k e^{-lambda_k t} u_k`, shape `(n_t, n_grid)`."""
-        t = np.atleast_1d(np.asarray(t, np.float64))
-        if np.any(~np.isfinite(t) | (t < 0)):
-            raise ValueError(f"t must be finite and >= 0; got {t!r}")
-        a = self.amplitudes(float(lr_init))
-        coef = a[None, 1:] * np.exp(-np.outer(t, self.eigenvalues[1:]))
-        return coef @ self.left_eigenfunctions[1:]
-
-    def masses(self, lr_init: float, t: ArrayLike) -> np.ndarray:
-        """Predicted cell masses after a quench from equilibrium at `lr_init`, `(n_t, n_grid)`.
-
-        Spectral sum over the `n_modes` computed modes: exact for the modes kept,
-        so accurate once the discarded ones have decayed (see `spectral_error`).
-        """
-        return self.stationary_masses * (1.0 + self._g(lr_init, t))
-
-    def density(self, lr_init: float, t: ArrayLike) -> np.ndarray:
-        """`p(y_i, t)` at the cell centres, shape `(n_t, n_grid)` (see `masses`)."""
-        return self.masses(lr_init, t) / self.h
-
-    def bin_probabilities(self, lr_init: float, t: ArrayLike, edges: ArrayLike) -> np.ndarray:
-        """`integral_bin p(y, t) dy` for bins `edges (n_bins + 1,)`, shape `(n_t, n_bins)`.
-
-        The density is constant on each grid cell; mass outside the grid is zero.
-        """
-        return masses_to_bins(self.edges, self.masses(lr_init, t), edges)
-
-    def distance(self, lr_init: float, t: ArrayLike, kind: str = "tv") -> np.ndarray:
-        """Distance to equilibrium after a quench, shape `(n_t,)`.
-
-        `"tv"`: `0.5 integral |p - pi_f| dy`; `"kl"`: `integral p ln(p / pi_f) dy`;
-        `"l2"`: `(integral (p - pi_f)^2 / pi_f dy)^(1/2) = (sum_k a_k^2 e^{-2 lambda_k t})^(1/2)`.
-        Computed from `g = p / pi_f - 1`, so no cancellation where `p ~ pi_f`.
-        """
-        if kind == "l2":
-            t = np.atleast_1d(np.asarray(t, np.float64))
-            a = self.amplitudes(float(lr_init))[1:]
-            return np.sqrt(np.exp(-2 * np.outer(t, self.eigenvalues[1:])) @ a**2)
-        return distance_from_ratio(self.stationary_masses, self._g(lr_init, t), kind)
-
-    def spectral_error(self, lr_init: float, t: ArrayLike) -> np.ndarray:
-        """Bound on the total-variation error of the `n_modes` spectral sum, shape `(n_t,)`.
-
-        `0.5 ||p - p_K||_{1/pi} <= 0.5 (chi2(P_h, pi_f) - sum_k a_k^2)^(1/2) e^{-lambda_K t}`
-        (Cauchy–Schwarz; `lambda_K` stands in for the first discarded rate, so the
-        bound is conservative).
-        """
-        t = np.atleast_1d(np.asarray(t, np.float64))
-        logp = self._initial_log_masses(lr_init)[0]
-        logpi = np.log(np.maximum(self.stationary_masses, np.finfo(float).tiny))
-        log_chi = scipy.special.logsumexp(2 * logp - logpi)
-        a = self.amplitudes(float(lr_init))
-        kept = np.sum(a**2)
-        tail2 = max(math.exp(log_chi) - kept, 0.0) if log_chi < 700 else math.exp(700.0)
-        tail2 = max(tail2, 1e-16 * kept)
-        return 0.5 * math.sqrt(tail2) * np.exp(-self.eigenvalues[-1] * t)
-
-    def crossing_time(self, lr_a: float, lr_b: float, kind: str = "tv", n_times: int = 600) -> float:
-        """Earliest time after which the two quenches' distance curves cross, or `nan`.
-
-        Searches `n_times` log-spaced times from where the spectral sum is
-        trustworthy (`spectral_error < 1e-3 * distance` for both) to `60 /
-        lambda_2`, then refines the first sign change of `D_a - D_b` by Brent.
-        """
-        if kind not in DISTANCES:
-            raise ValueError(f"kind must be one of {DISTANCES}; got {kind!r}")
-        if isinstance(n_times, bool) or not isinstance(n_times, (int, np.integer)) or n_times < 2:
-            raise ValueError(f"n_times must be an integer >= 2; got {n_times!r}")
-        lam2 = self.eigenvalues[1]
-        ts = np.geomspace(1e-4 / lam2, 60.0 / lam2, n_times)
-        ok = np.ones_like(ts, bool)
-        for lr in (lr_a, lr_b):
-            ok &= self.spectral_error(lr, ts) < 1e-3 * self.distance(lr, ts, "tv")
-        if not ok.any():
-            return float("nan")
-        ts = ts[np.argmax(ok):]
-        diff = lambda t: float(  # noqa: E731
-            self.distance(lr_a, t, kind)[0] - self.distance(lr_b, t, kind)[0]
-        )
-        d = self.distance(lr_a, ts, kind) - self.distance(lr_b, ts, kind)
-        idx = np.nonzero(np.sign(d[:-1]) * np.sign(d[1:]) < 0)[0]
-        if len(idx) == 0:
-            return float("nan")
-        i = idx[0]
-        return float(scipy.optimize.brentq(diff, ts[i], ts[i + 1], xtol=1e-12 * ts[i + 1]))
+    # -- predictions after a quench: functions of `quench` -----------------------
+    masses = quench.masses
+    density = quench.density
+    bin_probabilities = quench.bin_probabilities
+    distance = quench.distance
+    spectral_error = quench.spectral_error
+    crossing_time = quench.crossing_time
 
     def describe(self) -> dict:
         """JSON-able summary: landscape, dynamics, grid and leading eigenvalues."""
@@ -593,26 +362,6 @@ class FokkerPlanck:
 
 
 # -- module-level helpers -------------------------------------------------------
-def temperature_of(dynamics: Dynamics, lr: float) -> float:
-    """`T = g * lr` in float64 (`Dynamics.temperature` follows JAX's default dtype)."""
-    return dynamics.temperature_scale * float(lr)
-
-
-def mobility_of(dynamics: Dynamics, lr: float) -> float:
-    """`mu(lr)` in float64: `lr` for `time="steps"`, `1` for `"lr_area"`."""
-    return float(lr) if dynamics.time == "steps" else 1.0
-
-
-def positive_lr(name: str, value) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number > 0; got {value!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be finite and > 0; got {v}")
-    return v
-
-
 def _softmax(logw: np.ndarray) -> np.ndarray:
     w = np.exp(logw - logw.max())
     return w / w.sum()

@@ -1,8 +1,21 @@
-"""Plateau LRs for a Mpemba experiment: the strong point, a cold and a hot plateau."""
+"""Plateau LRs for a Mpemba experiment: the strong point, a cold and a hot plateau.
+
+With `a_2(eta)` the Mpemba amplitude of a quench from the plateau `eta` to
+the bath (`theory.mpemba`), the late-time distance to equilibrium goes as
+`|a_2| e^{-lambda_2 t}`. A useful experiment takes
+
+    star:  eta* with a_2(eta*) = 0 (the strong point with the smallest |a_3|)
+    cold:  argmax_{eta < eta*} |a_2(eta)|                 (far from equilibrium late)
+    hot:   eta > eta* with a_2(hot) = -a_2(cold) / 2      (hotter, yet closer late)
+
+so the hot start begins farther from equilibrium and ends closer: its distance
+curve crosses the cold one's.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.optimize
 
 from .operator import FokkerPlanck
 
@@ -10,17 +23,23 @@ __all__ = ["choose_plateaus"]
 
 
 def choose_plateaus(fp: FokkerPlanck, lr_cold=None, lr_hot=None) -> dict:
-    """`lr*` (the strong point with smallest `|a_3|` in `(1.05, 10) lr_bath`), a cold
-    plateau maximising `|a_2|` below it, and a hot one above it with
-    `a_2(hot) = -a_2(cold) / 2`, unless given."""
-    import scipy.optimize
+    """`{"cold", "hot", "star"}` plateau LRs for `fp` (see the module docstring).
 
+    `star` is searched in `(1.05, 10) lr_bath`; `lr_cold` / `lr_hot`, when
+    given, are used as they are. Raises `ValueError` if the range holds no
+    strong Mpemba point or no hot plateau reaches `a_2 = -a_2(cold) / 2`.
+
+    Example:
+      >>> choose_plateaus(mj.FokkerPlanck(mj.preset("box_wells"), 0.01, lr_max=0.1))
+      {'cold': ..., 'hot': ..., 'star': 0.0182...}
+    """
     lo, hi = 1.05 * fp.lr_bath, 10 * fp.lr_bath
     summary = fp.mpemba_summary((lo, hi))
     if summary.index == 0:
         raise ValueError(f"{fp.landscape.name!r} has no strong Mpemba point in [{lo:g}, {hi:g}]")
     star = float(summary.optimal_lr)
     if lr_cold is None:
+        # The scan's largest |a_2| below the strong point, refined between its neighbours.
         lrs = np.geomspace(lo, star, 200)[:-1]
         i = int(np.argmax(np.abs(fp.amplitude(lrs, 2))))
         res = scipy.optimize.minimize_scalar(
@@ -29,6 +48,7 @@ def choose_plateaus(fp: FokkerPlanck, lr_cold=None, lr_hot=None) -> dict:
         lr_cold = float(res.x)
     a2c = float(fp.amplitude(lr_cold, 2))
     if lr_hot is None:
+        # The first crossing of a_2 = -a_2(cold) / 2 above the strong point.
         target = -0.5 * a2c
         lrs = np.geomspace(star, hi, 400)[1:]
         a2 = fp.amplitude(lrs, 2) - target

@@ -1,13 +1,15 @@
 """Theory for whole schedules given as LR tables: river masses, valley moments, loss.
 
-`schedule_theory` evolves the river's cell masses with `evolve` (Fokker–Planck,
-THEORY sections 3 and 6) and the valley's second moment with the
-Euler–Maruyama recursion of each river cell,
+`schedule_theory` evolves the river's cell masses `p_i` with `evolve`
+(Fokker–Planck, THEORY sections 3 and 6) and, in every river cell, the valley's
+second moment per coordinate `v_i` with the Euler–Maruyama recursion of
+`valley` (`v <- (1 - mu a h)^2 v + 2 mu T h`, fixed point
+`T / (a (1 - mu a h / 2))`); the loss prediction is
 
-    v <- (1 - mu a(y) h)^2 v + 2 mu T h       (per valley coordinate)
+    L = sum_i p_i (V_i + d a_i v_i / 2).
 
-whose fixed point `T / (a (1 - mu a h / 2))` is equipartition `T / a` up to the
-O(mu a h) step bias; the loss prediction is `sum_i p_i (V_i + d a_i v_i / 2)`.
+The LR table (`n_steps + 1` values, as the driver stores it in every result)
+is the currency: it goes to `evolve` and to the recursion as it is.
 """
 
 from __future__ import annotations
@@ -16,26 +18,21 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
+from .distances import masses_to_bins
 from .evolve import evolve
 from .operator import FokkerPlanck
+from .valley import valley_moments
 
 __all__ = ["schedule_theory", "bath_equilibrium", "theory_observables", "extended_bin_masses"]
 
 
 def extended_bin_masses(fp: FokkerPlanck, masses: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Cell masses `(..., n_grid)` as `[below, bins..., above]` masses `(..., n_bins + 2)`
-    of the histogram `edges` (density constant within a grid cell)."""
-    masses = np.asarray(masses, np.float64)
-    cdf = np.concatenate([np.zeros(masses.shape[:-1] + (1,)), np.cumsum(masses, -1)], -1)
-    flat = cdf.reshape(-1, cdf.shape[-1])
-    at = np.stack([np.interp(edges, fp.edges, row) for row in flat])
-    total = flat[:, -1:]
-    out = np.concatenate([at[:, :1], np.diff(at, axis=-1), total - at[:, -1:]], axis=-1)
-    return out.reshape(masses.shape[:-1] + (len(edges) + 1,))
+    of the histogram `edges (n_bins + 1,)` (density constant within a grid cell),
+    to compare with a histogram that counts its underflow and overflow."""
+    return masses_to_bins(fp.edges, masses, edges, tails=True)
 
 
 def schedule_theory(fp: FokkerPlanck, lr_steps: np.ndarray, dt: float, initial_masses,
@@ -47,8 +44,11 @@ def schedule_theory(fp: FokkerPlanck, lr_steps: np.ndarray, dt: float, initial_m
     The river's cell masses come from `mj.evolve` (`fp` supplies grid and time
     convention; the LR of step `s` is `lr_steps[s]`, exactly the simulator's).
     The valley's second moment per coordinate follows, in every river cell,
-    the Euler–Maruyama recursion `v <- (1 - mu a h)^2 v + 2 mu T h` from
-    `valley_moment` (0 for particles started at `x = 0`). Shapes `(R,)` unless noted:
+    the Euler–Maruyama recursion `v <- (1 - mu a h)^2 v + 2 mu T h`
+    (`valley.valley_moments`) from `valley_moment` (0 for particles started at
+    `x = 0`). `lr_steps` is the `(n_steps + 1,)` table of a run (`lr_steps[s]`
+    for step `s`; the last entry takes no step); `record_steps (R,)` are step
+    indices in `[0, n_steps]`. Shapes `(R,)` unless noted:
 
       river_loss  sum_i p_i V(y_i)
       valley_energy  sum_i p_i d a_i v_i / 2      (-> d T / 2 (1 - mu a h / 2)^-1)
@@ -63,35 +63,18 @@ def schedule_theory(fp: FokkerPlanck, lr_steps: np.ndarray, dt: float, initial_m
     lr_steps = np.asarray(lr_steps, np.float64)
     n_steps = len(lr_steps) - 1
     record_steps = np.asarray(record_steps, np.int64)
-    table = lr_steps
-
-    def schedule(t):
-        return table[np.clip(np.rint(np.asarray(t, np.float64) / dt).astype(np.int64), 0, n_steps)]
-
     with warnings.catch_warnings():
         # Warm-ups from LR ~ 0 are below the grid's resolution for a few steps;
         # `evolve` warns about that, and it does not matter for what follows.
         warnings.simplefilter("ignore")
-        ev = evolve(fp, initial_masses, schedule, dt, n_steps=n_steps, record_steps=record_steps,
+        ev = evolve(fp, initial_masses, lr_steps, dt, n_steps=n_steps, record_steps=record_steps,
                     substeps=substeps)
-    land = fp.landscape
-    with jax.enable_x64(True):
-        c = jnp.asarray(fp.centres, jnp.float64)
-        river = np.asarray(land.river(c))
-        a = np.asarray(land.curvature(c))
-    g = fp.dynamics.temperature_scale
-    mu = lr_steps if fp.dynamics.time == "steps" else np.ones_like(lr_steps)
-    v = np.broadcast_to(np.asarray(valley_moment, np.float64), a.shape).copy()
-    v_rec = np.zeros((len(record_steps), len(a)))
-    want = {int(s): k for k, s in enumerate(record_steps)}
-    for s in range(n_steps + 1):
-        if s in want:
-            v_rec[want[s]] = v
-        if s < n_steps:
-            v = (1.0 - mu[s] * a * dt) ** 2 * v + 2.0 * mu[s] * g * lr_steps[s] * dt
+    land, a = fp.landscape, fp.curvature_values
+    v_rec = valley_moments(lr_steps, a, dt, record_steps, time=fp.dynamics.time,
+                           temperature_scale=fp.dynamics.temperature_scale, initial=valley_moment)
     masses = ev.masses
     out = {
-        "river_loss": masses @ river,
+        "river_loss": masses @ fp.river_values,
         "valley_energy": np.sum(masses * 0.5 * land.valley_dim * a * v_rec, axis=-1),
         "masses": masses,
     }
@@ -105,10 +88,8 @@ def schedule_theory(fp: FokkerPlanck, lr_steps: np.ndarray, dt: float, initial_m
 
 def bath_equilibrium(fp: FokkerPlanck) -> dict[str, Any]:
     """The bath state of `fp`: loss `<V>_pi + d T_f / 2` (equipartition), `<V>_pi`, masses."""
-    with jax.enable_x64(True):
-        river = np.asarray(fp.landscape.river(jnp.asarray(fp.centres, jnp.float64)))
     pi = fp.stationary_masses
-    river_loss = float(pi @ river)
+    river_loss = float(pi @ fp.river_values)
     valley = 0.5 * fp.landscape.valley_dim * fp.temperature
     return {"loss": river_loss + valley, "river_loss": river_loss, "valley_energy": valley,
             "masses": pi}

@@ -30,9 +30,10 @@ import jax
 import numpy as np
 from jax.typing import ArrayLike
 
-from .operator import FokkerPlanck, mobility_of
 from ..landscape import ValleyRiver
 from ..schedules import power_law_decay
+from .conventions import mobility_of
+from .operator import FokkerPlanck
 
 __all__ = ["tau_x", "tau_y", "DecayWindow", "decay_window"]
 

@@ -1,7 +1,8 @@
-"""Theory of whole schedules against particles: the loss curve of a slow decay
-(Fokker–Planck river + the valley's moment recursion) and the greedy valley
-anneal against every other shape and its closed form. Tolerances are standard
-errors from the runs (see `conftest`).
+"""Theory of whole schedules: its own identities (the LR table passed through,
+the bath state, the extended bins), then against particles: the loss curve of a
+slow decay (Fokker–Planck river + the valley's moment recursion) and the greedy
+valley anneal against every other shape and its closed form. Statistical
+tolerances are standard errors from the runs (see `tests/conftest.py`).
 """
 
 import numpy as np
@@ -9,6 +10,58 @@ import pytest
 
 import mpemba_jax as mj
 from conftest import assert_within_se, z_threshold
+from mpemba_jax.schedules import evaluate_schedule
+from mpemba_jax.theory import (bath_equilibrium, extended_bin_masses, masses_to_bins,
+                               valley_moment_fixed_point, valley_moments)
+
+
+def test_schedule_theory_reads_the_lr_table(box):
+    # The river part is `evolve` on the table itself (bit for bit what the
+    # schedule that built it gives); the valley part is the recursion of `valley`.
+    sched = mj.wsd(0.05, 0.01, 10.0, 50.0, 100.0, "linear")
+    table = evaluate_schedule(sched, np.arange(201) * 1.0)
+    rec = np.array([0, 60, 130, 200])
+    p0 = box.equilibrium(0.05)
+    th = mj.schedule_theory(box, table, 1.0, p0, rec, ks=(2,))
+    ev = mj.evolve(box, p0, sched, 1.0, n_steps=200, record_steps=rec)
+    np.testing.assert_array_equal(th["masses"], ev.masses)
+    np.testing.assert_array_equal(th["river_loss"], ev.masses @ box.river_values)
+    np.testing.assert_array_equal(th["A_2"], ev.masses @ box.left_eigenfunctions[1])
+    v = valley_moments(table, box.curvature_values, 1.0, rec)
+    d = box.landscape.valley_dim
+    np.testing.assert_allclose(th["valley_energy"], np.sum(ev.masses * 0.5 * d * box.curvature_values * v, -1),
+                               rtol=1e-14)
+    np.testing.assert_array_equal(th["loss"], th["river_loss"] + th["valley_energy"])
+    assert th["valley_energy"][0] == 0.0  # particles start at x = 0
+
+
+def test_bath_state_is_stationary_under_schedule_theory(box):
+    # From pi_f with the valley at the EM fixed point, a constant bath LR changes
+    # nothing; the valley energy exceeds equipartition d T / 2 by the EM factor.
+    dt, n = 1.0, 50
+    mu, temp, a = box.mobility, box.temperature, box.curvature_values
+    v_star = valley_moment_fixed_point(mu, temp, a, dt)
+    th = mj.schedule_theory(box, np.full(n + 1, box.lr_bath), dt, box.stationary_masses, [0, n],
+                            valley_moment=v_star)
+    bath = bath_equilibrium(box)
+    np.testing.assert_allclose(th["masses"][-1], bath["masses"], atol=1e-12)
+    np.testing.assert_allclose(th["river_loss"], bath["river_loss"], rtol=1e-10)
+    d = box.landscape.valley_dim
+    em_valley = np.sum(bath["masses"] * 0.5 * d * temp / (1 - mu * a * dt / 2))
+    np.testing.assert_allclose(th["valley_energy"], em_valley, rtol=1e-12)
+    assert bath["valley_energy"] == pytest.approx(0.5 * d * temp, rel=1e-15)
+    assert em_valley > bath["valley_energy"]
+
+
+def test_extended_bin_masses(box):
+    m = box.masses(0.05, [0.0, 300.0])
+    edges = np.linspace(-0.4, 0.3, 8)
+    ext = extended_bin_masses(box, m, edges)
+    assert ext.shape == (2, len(edges) + 1)
+    np.testing.assert_array_equal(ext[:, 1:-1], masses_to_bins(box.edges, m, edges))
+    np.testing.assert_allclose(ext.sum(-1), m.sum(-1), rtol=1e-14)
+    wide = np.concatenate([[box.edges[0] - 1.0], edges, [box.edges[-1] + 1.0]])
+    np.testing.assert_allclose(ext, masses_to_bins(box.edges, m, wide), atol=1e-16)
 
 
 def _discrete_ou_river_loss(lr, k, y0, dt, g=1.0):
@@ -23,6 +76,7 @@ def _discrete_ou_river_loss(lr, k, y0, dt, g=1.0):
     return out
 
 
+@pytest.mark.statistical
 def test_slow_decay_loss_curve_matches_time_dependent_theory():
     # Harmonic river k = 0.1, valley a = 10, SGD time: a slow linear decay 0.03 -> 0.01
     # over 1500 steps from particles started upstream at y = 1. The theory is
@@ -48,6 +102,8 @@ def test_slow_decay_loss_curve_matches_time_dependent_theory():
     assert loss[1] - loss[-1] > 20 * se[1]
 
 
+@pytest.mark.slow
+@pytest.mark.statistical
 def test_greedy_anneal_beats_every_shape_and_matches_closed_form():
     # Discrete SGD (time="steps", dt=1) on a harmonic valley, per coordinate
     # v_{t+1} = (1 - a eta_t)^2 v_t + sigma^2 eta_t^2, sigma^2 = 2 g. v is the second

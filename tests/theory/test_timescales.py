@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 import mpemba_jax as mj
-from mpemba_jax.theory.operator import FokkerPlanck
 from mpemba_jax.schedules import power_law_decay as power_decay
-from mpemba_jax.theory.timescales import decay_window, tau_x, tau_y
+from mpemba_jax.theory import FokkerPlanck, decay_window, tau_x, tau_y
 
 
 def test_tau_x_and_tau_y_harmonic():
