@@ -15,96 +15,17 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 import warnings
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import scipy.stats
 
 import mpemba_jax as mj
-from mpemba_jax.validation.verdict import (
-    expected_tv,
-    find_crossing,
-    merge_cells,
-    pearson_chi2,
-    tv_statistics,
-)
 
 LR_BATH, LR_HOT, DT = 0.1, 0.3, 0.05
 
 
-def _binomial_floor(n: int, p: float, tail: float = 1e-3) -> int:
-    """Smallest count a calibrated interval reaches except with probability `tail`."""
-    return int(scipy.stats.binom.ppf(tail, n, p))
-
-
-def _coverage_band(m: int, p: float = 0.95, k: float = 3.5) -> tuple[float, float]:
-    sd = math.sqrt(p * (1 - p) / m)
-    return p - k * sd, p + k * sd
-
-
-# ---------------------------------------------------------------------------
-# Histogram statistics against direct multinomial sampling
-# ---------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def cells():
-    rng = np.random.default_rng(20240611)
-    ref = rng.dirichlet(np.full(30, 3.0))
-    near = 0.97 * ref + 0.03 * rng.dirichlet(np.ones(30))
-    far = 0.8 * ref + 0.2 * rng.dirichlet(np.ones(30))
-    return ref, {"at the floor": ref, "near the floor": near, "far above it": far}
-
-
-@pytest.mark.parametrize("regime", ["at the floor", "near the floor", "far above it"])
-def test_tv_floor_expectation_and_error_bars_are_calibrated(cells, regime):
-    ref, probs = cells
-    p = probs[regime]
-    n, m = 20_000, 1000
-    rng = np.random.default_rng(7)
-    x = rng.multinomial(n, p, size=m)
-    st = tv_statistics(x, ref)
-    # E[tv] (exact) against the Monte Carlo mean of tv.
-    target = expected_tv(p, ref, n)
-    mc_mean, mc_se = st["tv"].mean(), st["tv"].std(ddof=1) / math.sqrt(m)
-    assert abs(mc_mean - target) < 4 * mc_se, (mc_mean, target, mc_se)
-    # The floor is E[tv] of a sample of the reference itself, for every draw.
-    floor = expected_tv(ref, ref, n)
-    np.testing.assert_allclose(st["floor"], floor, rtol=1e-12)
-    # ... and close to the large-n formula sum sqrt(r (1 - r) / (2 pi n)).
-    approx = np.sum(np.sqrt(ref * (1 - ref) / (2 * math.pi * n)))
-    assert abs(floor / approx - 1) < 0.02
-    # The stated standard error matches the spread of tv (sd of an sd estimate ~ 1/sqrt(2m)).
-    ratio = st["se"].mean() / st["tv"].std(ddof=1)
-    assert abs(ratio - 1) < 3.5 / math.sqrt(2 * m) + 0.05, ratio
-    # Coverage of the 95% interval tv +- 1.96 se for E[tv].
-    cover = np.mean(np.abs(st["tv"] - target) <= 1.96 * st["se"])
-    lo, hi = _coverage_band(m)
-    assert lo <= cover <= hi, cover
-
-
-def test_pearson_chi2_merges_cells_and_is_uniform_under_the_null():
-    rng = np.random.default_rng(3)
-    p = np.concatenate([[1e-5, 2e-5], rng.dirichlet(np.ones(25)), [3e-6]])
-    p /= p.sum()
-    n = 5000
-    labels = merge_cells(n * p, 5.0)
-    assert np.all(np.bincount(labels, n * p) >= 5.0)
-    assert np.all(np.diff(labels) >= 0)  # adjacent cells only
-    pv = np.array([pearson_chi2(rng.multinomial(n, p), p)[2] for _ in range(2000)])
-    # Under the null the p-values are uniform: P(p <= 0.05) = 0.05.
-    frac = np.mean(pv <= 0.05)
-    sd = math.sqrt(0.05 * 0.95 / len(pv))
-    assert abs(frac - 0.05) < 3.5 * sd, frac
-    # An observed count where nothing is expected is an outright rejection.
-    assert pearson_chi2([3, 0, 10], [0.0, 0.5, 0.5])[2] == 0.0
-
-
-# ---------------------------------------------------------------------------
-# Simulations: harmonic river (exact decoupling) and an entropic valley
-# ---------------------------------------------------------------------------
 def _harmonic():
     return mj.preset("harmonic", stiffness=1.0, valley_curvature=4.0)
 
@@ -131,6 +52,8 @@ def harmonic_run(harmonic_theory):
         progress=False)
 
 
+@pytest.mark.slow
+@pytest.mark.statistical
 def test_accepts_the_right_theory(harmonic_run, harmonic_theory):
     v = mj.validate(harmonic_run, harmonic_theory, level=0.01)
     assert v.prediction["method"].startswith("quench")
@@ -152,6 +75,8 @@ def test_accepts_the_right_theory(harmonic_run, harmonic_theory):
     json.loads(v.to_json())  # JSON-able, NaNs as null
 
 
+@pytest.mark.slow
+@pytest.mark.statistical
 def test_rejects_a_theory_at_another_bath_lr(harmonic_run):
     wrong = mj.FokkerPlanck(_harmonic(), 0.12, n_grid=1500, n_modes=6, lr_max=LR_HOT)
     with pytest.warns(UserWarning, match="theory.lr_bath"):
@@ -164,6 +89,8 @@ def test_rejects_a_theory_at_another_bath_lr(harmonic_run):
     assert v.check("A_3(t)").outcome == "not verified"
 
 
+@pytest.mark.slow
+@pytest.mark.statistical
 def test_any_schedule_is_predicted_by_evolve(harmonic_theory):
     """A decay schedule (not a quench): the prediction goes through mj.evolve."""
     sched = mj.wsd(peak=LR_HOT, final=LR_BATH, warmup=0.0, stable=2.0, decay=6.0,
@@ -193,6 +120,8 @@ def entropic_run():
     return res, fp
 
 
+@pytest.mark.slow
+@pytest.mark.statistical
 def test_valley_dimension_is_told_apart(entropic_run):
     res, right = entropic_run
     v = mj.validate(res, right, modes=(2,), level=0.01)
@@ -207,6 +136,8 @@ def test_valley_dimension_is_told_apart(entropic_run):
     assert w.check("TV distance").outcome == "not verified"
 
 
+@pytest.mark.slow
+@pytest.mark.statistical
 def test_heavy_tailed_eigenfunctions_make_mode_checks_inconclusive(harmonic_run, harmonic_theory):
     """kinked_double_well's u_3 is a far-tail continuum mode: a hot start's a_3 is
     carried by particles a sample of 4096 never holds, so the sample SE is
@@ -227,7 +158,9 @@ def test_heavy_tailed_eigenfunctions_make_mode_checks_inconclusive(harmonic_run,
     np.testing.assert_allclose(ok.modes[3]["se_theory"], ok.modes[3]["se"], rtol=0.1)
 
 
-def test_intervals_cover_over_repeated_seeds(harmonic_theory):
+@pytest.mark.slow
+@pytest.mark.statistical
+def test_intervals_cover_over_repeated_seeds(harmonic_theory, binomial_floor):
     """40 small runs: the stated 95% intervals of A_2, A_3 and of the TV distance
     (around the theory as measured) cover the prediction at the nominal rate."""
     fp = harmonic_theory
@@ -248,77 +181,7 @@ def test_intervals_cover_over_repeated_seeds(harmonic_theory):
         # Two records per run; count each record time separately (independent runs).
         h = np.asarray(h).reshape(runs, 2)
         for col in range(2):
-            assert h[:, col].sum() >= _binomial_floor(runs, 0.95), (name, col, h[:, col].sum())
+            assert h[:, col].sum() >= binomial_floor(runs, 0.95), (name, col, h[:, col].sum())
     # Jointly over all 3 x 80 intervals the coverage is also not inflated to ~100%.
     total = np.concatenate([np.asarray(h).ravel() for h in hits.values()])
     assert total.mean() <= 0.95 + 3.5 * math.sqrt(0.95 * 0.05 / runs), total.mean()
-
-
-# ---------------------------------------------------------------------------
-# Crossing detector on synthetic curves
-# ---------------------------------------------------------------------------
-T = np.linspace(0.0, 150.0, 61)
-
-
-def _curves():
-    d_a = 0.06 * np.exp(-0.004 * T)               # slow, starts low (cold)
-    d_b = 0.15 * np.exp(-0.03 * T) + 0.01 * np.exp(-0.004 * T)  # fast, starts high (hot)
-    # planted crossing: 0.05 e^{-0.004 t} = 0.15 e^{-0.03 t}
-    t_x = math.log(0.15 / 0.05) / (0.03 - 0.004)
-    return d_a, d_b, t_x
-
-
-@pytest.mark.parametrize("correlated", [False, True])
-def test_crossing_detector_finds_a_planted_crossing(correlated):
-    d_a, d_b, t_x = _curves()
-    rng = np.random.default_rng(11)
-    reps, se = 500, 0.002
-    found, covered = 0, 0
-    for _ in range(reps):
-        if correlated:  # AR(1) noise along the curve, as for one set of particles
-            e = np.empty((2, len(T)))
-            e[:, 0] = rng.normal(size=2)
-            for i in range(1, len(T)):
-                e[:, i] = 0.9 * e[:, i - 1] + math.sqrt(1 - 0.81) * rng.normal(size=2)
-        else:
-            e = rng.normal(size=(2, len(T)))
-        c = find_crossing(T, d_a + se * e[0], np.full_like(T, se), d_b + se * e[1],
-                          np.full_like(T, se), level=0.05)
-        if c["found"]:
-            found += 1
-            covered += c["ci"][0] <= t_x <= c["ci"][1]
-            assert c["sign_before"] == -1  # b above a first
-    assert found >= reps - _binomial_floor(reps, 0.01, 0.999)  # power >= 99%
-    lo, _ = _coverage_band(found)
-    assert covered / found >= lo, covered / found
-
-
-def test_crossing_detector_reports_none_without_a_crossing():
-    d_a, d_b, _ = _curves()
-    rng = np.random.default_rng(12)
-    reps, se = 500, 0.002
-    above = np.maximum(d_a, d_b) + 0.002  # never crosses the other curve
-    false_pos = {"apart": 0, "identical": 0}
-    for _ in range(reps):
-        e = rng.normal(size=(4, len(T)))
-        s = np.full_like(T, se)
-        false_pos["apart"] += find_crossing(T, above + se * e[0], s, d_b + se * e[1], s)["found"]
-        false_pos["identical"] += find_crossing(T, d_a + se * e[2], s, d_a + se * e[3], s)["found"]
-    # Family-wise level 5% (Bonferroni over the records): false crossings <= 5%.
-    for k, v in false_pos.items():
-        assert v / reps <= 0.05 + 3.5 * math.sqrt(0.05 * 0.95 / reps), (k, v)
-
-
-def test_validate_crossing_on_runs_and_cli_smoke(tmp_path):
-    """The CLI end to end on a tiny run: files written, verdicts JSON-able."""
-    out = tmp_path / "mc"
-    cmd = [sys.executable, "-m", "mpemba_jax.cli", "validate", "--n-particles", "4096",
-           "--t-end", "10", "--record-every", "20", "--out", str(out), "--no-progress",
-           "--n-grid", "800"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    report = json.loads((out / "verdict.json").read_text())
-    assert set(report["verdicts"]) == {"cold", "hot", "star"}
-    assert report["crossing_cold_hot"]["check"]["outcome"] in (
-        "verified", "not verified", "inconclusive (below noise floor)")
-    assert (out / "mpemba_crossing.png").stat().st_size > 10_000
