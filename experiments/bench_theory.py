@@ -21,7 +21,7 @@ import scipy
 import scipy.linalg
 
 import mpemba_jax as mj
-from mpemba_jax.theory.operator import FokkerPlanck
+from mpemba_jax.theory import FokkerPlanck
 
 
 def best_of(fn, repeat):

@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 import mpemba_jax as mj
-from mpemba_jax.studies.bench import double_well_numbers, numpy_double_well_step
+from mpemba_jax.studies import double_well_numbers, numpy_double_well_step
 from mpemba_jax.theory import masses_to_bins
 
 LADDER = (0.2, 0.14, 0.1, 0.07, 0.05, 0.035, 0.025, 0.018, 0.0125)

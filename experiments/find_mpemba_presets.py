@@ -30,8 +30,7 @@ import time
 import numpy as np
 
 import mpemba_jax as mj
-from mpemba_jax.theory import FokkerPlanck, distances
-from mpemba_jax.theory.evolve import evolve
+from mpemba_jax.theory import FokkerPlanck, distances, evolve
 
 LR_BATH = 0.01
 RANGE = (1.05 * LR_BATH, 10 * LR_BATH)

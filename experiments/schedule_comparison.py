@@ -2,9 +2,11 @@
 
 Runs `mpemba-jax compare-schedules` with `experiments/configs/schedule_comparison.toml`
 (the default) and writes JSON of every run, figures and `report.md`, whose
-verdicts on THEORY section 6's claims are computed from the measured numbers.
+verdicts on THEORY section 6's claims are computed from the measured numbers,
+into `runs/schedule_comparison` (`--out`); `--report-dir` copies the report and
+its figures (not the JSON) into the docs.
 
-    python experiments/schedule_comparison.py --out docs/schedule_comparison
+    python experiments/schedule_comparison.py --report-dir docs/schedule_comparison --overwrite
     python experiments/schedule_comparison.py --particles 100000000   # on an accelerator
     python experiments/schedule_comparison.py --sweeps valley,shapes --particles 4096
 

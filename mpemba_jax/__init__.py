@@ -27,9 +27,9 @@ from .schedules import power_law_decay as power_law_decay
 from .schedules import quench as quench
 from .schedules import window_decay as window_decay
 from .schedules import wsd as wsd
-from .engine.initial import equilibrium as equilibrium
-from .engine.initial import point as point
 from .engine import SimulationDiverged as SimulationDiverged
+from .engine import equilibrium as equilibrium
+from .engine import point as point
 from .engine import run_batch as run_batch
 from .engine import simulate as simulate
 from .record import BatchResult as BatchResult

@@ -39,11 +39,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..engine import noise as _noise
-from ..engine.initial import point
 from ..engine.integrators import INTEGRATORS
 from ..presets import preset
 from ..schedules import constant
-from ..engine import default_chunk_size, simulate
+from ..engine import default_chunk_size, point, simulate
 
 __all__ = ["run_benchmark", "DEFAULT_CONFIGS"]
 
@@ -217,7 +216,6 @@ def run_benchmark(n_particles: int = 1 << 20, n_steps: int = 200, record_every: 
     """
     log = log or (lambda message: None)
     land = preset("double_well")
-    work = dict(lr=lr, dt=dt, every=record_every)
     numpy_particles = numpy_particles or min(n_particles, 1 << 18)
     diffrax_particles = diffrax_particles or min(n_particles, 1 << 16)
     generator_particles = generator_particles or n_particles

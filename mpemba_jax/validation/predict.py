@@ -28,7 +28,7 @@ import numbers
 
 import numpy as np
 
-from ..io.results import SimulationResult
+from ..record import SimulationResult
 from ..schedules import constant, describe_schedule, evaluate_schedule
 from ..theory import FokkerPlanck, evolve, masses_to_bins
 

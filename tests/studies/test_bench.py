@@ -3,12 +3,14 @@
 import json
 
 import numpy as np
+import pytest
 from conftest import assert_within_se
 
 from mpemba_jax.studies import bench
 from mpemba_jax.cli import main
 
 
+@pytest.mark.slow
 def test_bench_cli_reports_every_contender(tmp_path, capsys):
     out = tmp_path / "bench.json"
     code = main(["bench", "--n-particles", "4096", "--n-steps", "8", "--record-every", "4",
@@ -37,6 +39,7 @@ def test_bench_cli_reports_every_contender(tmp_path, capsys):
     assert report["command"].startswith("mpemba-jax bench")
 
 
+@pytest.mark.statistical
 def test_numpy_baseline_is_the_engine_update():
     # Same update, same numbers: NumPy EM and the engine agree on the mean
     # position after a few steps within their combined standard error.
