@@ -53,12 +53,12 @@ def main() -> None:
     t_amp, a2 = best_of(lambda: fp.amplitude(lrs, 2), args.repeat)
 
     # the same operator, dense: H = -S, S the symmetrised generator
-    beta = fp._beta_f
+    beta = fp.reduced_free_energy(fp.lr_bath)
     db = np.diff(beta)
     diag = np.zeros(fp.n_grid)
     diag[:-1] += np.exp(np.clip(-0.5 * db, -300, 300))
     diag[1:] += np.exp(np.clip(0.5 * db, -300, 300))
-    dense = fp._rate * (np.diag(diag) - np.diag(np.ones(fp.n_grid - 1), 1) - np.diag(np.ones(fp.n_grid - 1), -1))
+    dense = fp.hop_rate * (np.diag(diag) - np.diag(np.ones(fp.n_grid - 1), 1) - np.diag(np.ones(fp.n_grid - 1), -1))
     t_dense_all, (w_all, _) = best_of(lambda: scipy.linalg.eigh(dense), max(1, args.repeat // 2))
     t_dense_sub, w_sub = best_of(
         lambda: scipy.linalg.eigh(dense, eigvals_only=True, subset_by_index=(0, args.n_modes - 1)),

@@ -76,7 +76,7 @@ def evaluate(name: str, params: dict) -> dict | None:
     a2 = fp.amplitude(np.geomspace(*RANGE, 200), 2)
     hot = fp.equilibrium(RANGE[1])
     bulk = hot > 1e-6 * hot.max()
-    a_max = float(np.exp(fp.log_curvature[bulk]).max())
+    a_max = float(fp.curvature_values[bulk].max())
     ev = evolve(fp, hot, LR_BATH, 10.0, n_steps=1000, record_steps=[1000])
     tv_1e4 = float(distances(ev.masses[-1], fp.stationary_masses, "tv"))
     return dict(

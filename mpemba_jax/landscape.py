@@ -1,12 +1,15 @@
 """Valley–river loss landscapes (THEORY section 1).
 
-    L(x, y) = V(y) + 0.5 * a(y) * |x|^2,        x in R^d, y in R, a(y) > 0
+    L(x, y) = V(y) + 0.5 * sum_i a_i(y) x_i^2,     x in R^d, y in R, a_i(y) > 0
 
-`ValleyRiver` holds the river profile `V` and the valley curvature `a` as
-JAX-traceable scalar functions of `y`; every derivative comes from autodiff.
-It also knows the coarse-grained free energy of THEORY section 3,
+`ValleyRiver` holds the river profile `V` and the valley curvature as
+JAX-traceable functions of `y`; every derivative comes from autodiff. The
+curvature is either one function `a(y)` shared by all `d` valley directions
+(`L = V + 0.5 a |x|^2`) or one per direction, `a(y) -> (..., d)` (a spectrum
+of valley curvatures). It also knows the coarse-grained free energy of THEORY
+section 3,
 
-    F_T(y) = V(y) + (d T / 2) * ln a(y),
+    F_T(y) = V(y) + (T / 2) * sum_i ln a_i(y)       (= V + (d T / 2) ln a),
 
 and the stretch of river `support(T)` where `exp(-F_T / T)` carries all but a
 negligible mass, which the equilibrium sampler and the Fokker–Planck grid
@@ -37,12 +40,15 @@ _DEFAULT_TAIL = 40.0
 
 
 class ValleyRiver:
-    """A valley–river loss `L(x, y) = V(y) + 0.5 a(y) |x|^2`.
+    """A valley–river loss `L(x, y) = V(y) + 0.5 sum_i a_i(y) x_i^2`.
 
     Args:
       river: `V(y)`, a JAX-traceable scalar function (applied elementwise).
-      curvature: `a(y) > 0`, the valley sharpness, JAX-traceable.
-      valley_dim: `d >= 1`, the number of valley directions `x`.
+      curvature: the valley sharpness, JAX-traceable: `a(y) > 0` shared by
+        every valley direction (a scalar per `y`), or one curvature per
+        direction, `y (...) -> (..., d)` (e.g. `lambda y: a0 * jnp.stack([...], -1)`).
+      valley_dim: `d >= 1`, the number of valley directions `x` (with one
+        curvature per direction it must equal their number).
       domain: `None` for an unbounded river (then `V` must confine), or
         `(y_lo, y_hi)` with reflecting walls.
       name: label used in metadata and figures.
@@ -91,8 +97,9 @@ class ValleyRiver:
                 )
             domain = (y_lo, y_hi)
         self.river = _elementwise(river)
-        self.curvature = _elementwise(curvature)
         self.valley_dim = int(valley_dim)
+        self.per_direction = _per_direction(curvature, self.valley_dim)
+        self.curvature = _elementwise(curvature, self.valley_dim if self.per_direction else None)
         self.domain = domain
         self.name = name
         self.params = dict(params or {})
@@ -104,33 +111,53 @@ class ValleyRiver:
         return jnp.vectorize(jax.grad(self.river))(jnp.asarray(y, _float_dtype(y)))
 
     def curvature_slope(self, y: ArrayLike) -> jax.Array:
-        """`a'(y)`, elementwise, shape of `y`."""
-        return jnp.vectorize(jax.grad(self.curvature))(jnp.asarray(y, _float_dtype(y)))
+        """`a'(y)`, elementwise: shape of `y`, or `y.shape + (d,)` with one curvature
+        per direction."""
+        y = jnp.asarray(y, _float_dtype(y))
+        if self.per_direction:
+            return jnp.vectorize(jax.jacfwd(self.curvature), signature="()->(d)")(y)
+        return jnp.vectorize(jax.grad(self.curvature))(y)
+
+    def curvatures(self, y: ArrayLike) -> jax.Array:
+        """`a_i(y)` of every valley direction, shape `y.shape + (d,)`."""
+        a = self.curvature(y)
+        return a if self.per_direction else jnp.repeat(a[..., None], self.valley_dim, -1)
+
+    def log_det_curvature(self, y: ArrayLike) -> jax.Array:
+        """`sum_i ln a_i(y)` (`d ln a` for a shared curvature), shape of `y`."""
+        if self.per_direction:
+            return _sum_last(jnp.log(self.curvature(y)))
+        return self.valley_dim * jnp.log(self.curvature(y))
 
     # -- the loss ------------------------------------------------------------
     def loss(self, x: ArrayLike, y: ArrayLike) -> jax.Array:
-        """`L(x, y) = V(y) + 0.5 a(y) |x|^2`; `x` is `(..., d)`, `y` is `(...)`."""
+        """`L(x, y) = V(y) + 0.5 sum_i a_i(y) x_i^2`; `x` is `(..., d)`, `y` is `(...)`."""
         return self.river(y) + self.valley_energy(x, y)
 
     def valley_energy(self, x: ArrayLike, y: ArrayLike) -> jax.Array:
-        """`0.5 a(y) |x|^2`, shape `(...)`; equals `d T / 2` on average at equilibrium."""
-        return 0.5 * self.curvature(y) * jnp.sum(jnp.square(x), axis=-1)
+        """`0.5 sum_i a_i(y) x_i^2`, shape `(...)`; equals `d T / 2` on average at equilibrium."""
+        x = jnp.asarray(x)
+        if self.per_direction:
+            return 0.5 * _sum_last(self.curvature(y) * jnp.square(x))
+        return 0.5 * self.curvature(y) * _sum_last(jnp.square(x))
 
     def gradient(self, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """`(dL/dx, dL/dy) = (a(y) x, V'(y) + 0.5 a'(y) |x|^2)`, shapes of `x`, `y`."""
+        """`(dL/dx, dL/dy) = (a_i(y) x_i, V'(y) + 0.5 sum_i a_i'(y) x_i^2)`, shapes of `x`, `y`."""
         a = self.curvature(y)
-        grad_x = a[..., None] * x
-        grad_y = self.river_slope(y) + 0.5 * self.curvature_slope(y) * jnp.sum(
-            jnp.square(x), axis=-1
-        )
-        return grad_x, grad_y
+        grad_x = (a if self.per_direction else a[..., None]) * x
+        return grad_x, self.river_slope(y) + self.valley_force(x, y)
+
+    def valley_force(self, x: jax.Array, y: jax.Array) -> jax.Array:
+        """`0.5 sum_i a_i'(y) x_i^2`: the valley's push on the river, shape of `y`."""
+        slope = self.curvature_slope(y)
+        if self.per_direction:
+            return 0.5 * _sum_last(slope * jnp.square(x))
+        return 0.5 * slope * _sum_last(jnp.square(x))
 
     # -- coarse-grained river (THEORY section 3) -----------------------------
     def free_energy(self, y: ArrayLike, temperature: ArrayLike) -> jax.Array:
-        """`F_T(y) = V(y) + (d T / 2) ln a(y)`, the river's effective potential."""
-        return self.river(y) + 0.5 * self.valley_dim * temperature * jnp.log(
-            self.curvature(y)
-        )
+        """`F_T(y) = V(y) + (T / 2) sum_i ln a_i(y)`, the river's effective potential."""
+        return self.river(y) + 0.5 * temperature * self.log_det_curvature(y)
 
     def support(self, temperature: float, tail: float = _DEFAULT_TAIL) -> tuple[float, float]:
         """Interval holding all but `~exp(-tail)` of `P_T(y) ~ exp(-F_T(y) / T)`.
@@ -182,6 +209,7 @@ class ValleyRiver:
             "name": self.name,
             "params": self.params,
             "valley_dim": self.valley_dim,
+            "per_direction_curvature": self.per_direction,
             "domain": None if self.domain is None else list(self.domain),
         }
 
@@ -211,7 +239,7 @@ class ValleyRiver:
         with jax.enable_x64(True):
             yj = jnp.asarray(y, jnp.float64)
             v = np.asarray(self.river(yj))
-            a = np.asarray(self.curvature(yj))
+            a = np.asarray(self.curvatures(yj)).min(axis=-1)
         if not np.all(np.isfinite(v)):
             bad = y[~np.isfinite(v)][0]
             raise ValueError(
@@ -233,15 +261,47 @@ class ValleyRiver:
             self.check_region(-1.0, 1.0)
 
 
-def _elementwise(f: Callable[[jax.Array], jax.Array]) -> Callable[[jax.Array], jax.Array]:
-    """Make `f(y)` return an array of `y`'s shape even if `f` returns a constant."""
+def _elementwise(f: Callable[[jax.Array], jax.Array],
+                 per_direction: int | None = None) -> Callable[[jax.Array], jax.Array]:
+    """Make `f(y)` return an array of `y`'s shape (or `y.shape + (d,)` with
+    `per_direction=d`) even if `f` returns a constant."""
 
     def wrapped(y):
         y = jnp.asarray(y)
-        return jnp.broadcast_to(f(y), y.shape).astype(_float_dtype(y))
+        shape = y.shape if per_direction is None else y.shape + (per_direction,)
+        return jnp.broadcast_to(f(y), shape).astype(_float_dtype(y))
 
     wrapped.__wrapped__ = f
     return wrapped
+
+
+def _per_direction(curvature: Callable, valley_dim: int) -> bool:
+    """Whether `curvature(y)` gives one value per valley direction, `(..., d)`."""
+    probe = jnp.linspace(-0.5, 0.5, 3)
+    try:
+        shape = jax.eval_shape(curvature, probe).shape
+    except Exception as e:  # noqa: BLE001 - re-raised naming the argument
+        raise ValueError(f"curvature must be a JAX-traceable a(y); calling it on an array of "
+                         f"y failed: {type(e).__name__}: {e}") from None
+    if shape in ((), (3,)):
+        return False
+    if len(shape) == 2 and shape[0] == 3:
+        if shape[1] != valley_dim:
+            raise ValueError(f"curvature returns {shape[1]} values per y (one per valley "
+                             f"direction), so valley_dim must be {shape[1]}; got {valley_dim}")
+        return True
+    raise ValueError(f"curvature must return one value per y, or one per valley direction "
+                     f"(shape y.shape + (valley_dim,)); for y of shape (3,) it returned {shape}")
+
+
+def _sum_last(v: jax.Array) -> jax.Array:
+    """Sum over the last axis as a chain of elementwise adds: a reduction over a
+    short axis is vectorised by XLA in a way that depends on the leading shape,
+    so its rounding would depend on the chunk size; adds do not."""
+    total = v[..., 0]
+    for i in range(1, v.shape[-1]):
+        total = total + v[..., i]
+    return total
 
 
 def _float_dtype(y: ArrayLike) -> Any:

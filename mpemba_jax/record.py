@@ -9,6 +9,9 @@ record steps, reduces each schedule's particles to
     sums        (S, R, n_terms)  float64 power sums (`sum_names`) over finite particles
     group_sums  (S, R, G, n_terms)  the same sums over `G` contiguous groups of noise
                                  blocks: independent replicates for paired errors
+    group_counts (S, R, G, n_bins + 3)  each group's histogram [underflow, bins,
+                                 overflow, non-finite], when the run kept them
+                                 (`group_histograms=True`): `G` independent runs
 
 together with the LR of every step, `lr_steps (S, n_steps + 1)`: the table the
 particles ran on, which theory and validation read instead of rebuilding a
@@ -54,6 +57,10 @@ class BatchResult:
       sums: `(S, R, n_terms)` float64 power sums (`sum_names`).
       group_sums: `(S, R, n_groups, n_terms)` the sums over contiguous groups of
         noise blocks (`paired_difference`).
+      group_counts: `(S, R, n_groups, n_bins + 3)` int64 each group's histogram
+        with `[underflow, bins..., overflow, non-finite]`, or `None` (kept only
+        with `group_histograms=True`; then `replicates()` gives the groups as
+        independent runs).
       metadata: JSON-able description of the run (`names`, `schedules` list the
         schedules' descriptions; landscape, dynamics, init, dt, seed, ...).
 
@@ -74,6 +81,7 @@ class BatchResult:
     sum_names: tuple[str, ...]
     group_sums: np.ndarray
     metadata: dict[str, Any]
+    group_counts: np.ndarray | None = None
 
     @property
     def n_schedules(self) -> int:
@@ -142,12 +150,34 @@ class BatchResult:
             if key in meta:
                 meta[key] = [meta[key][i] for i in idx]
         meta["n_schedules"] = len(idx)
-        take = lambda a: a[idx]  # noqa: E731
+        take = lambda a: None if a is None else a[idx]  # noqa: E731
         return dataclasses.replace(
             self, names=tuple(self.names[i] for i in idx), lr_steps=take(self.lr_steps),
             counts=take(self.counts), underflow=take(self.underflow),
             overflow=take(self.overflow), nonfinite=take(self.nonfinite), sums=take(self.sums),
-            group_sums=take(self.group_sums), metadata=meta)
+            group_sums=take(self.group_sums), group_counts=take(self.group_counts),
+            metadata=meta)
+
+    def replicates(self) -> list[BatchResult]:
+        """The `n_groups` groups of noise blocks as independent runs (one
+        `BatchResult` each, of the group's particles), from a run with
+        `group_histograms=True`. Groups hold whole contiguous noise blocks, so
+        their noise is independent; sizes differ by at most one block."""
+        if self.group_counts is None:
+            raise ValueError("this run kept no per-group histograms; run it with "
+                             "group_histograms=True (and n_groups = the replicates wanted)")
+        out = []
+        for g in range(self.group_counts.shape[2]):
+            counts = self.group_counts[:, :, g]
+            meta = dict(self.metadata, replicate=g,
+                        n_particles=int(counts[0, 0].sum()), n_groups=1,
+                        group_histograms=False)
+            out.append(dataclasses.replace(
+                self, counts=counts[..., 1:-2], underflow=counts[..., 0],
+                overflow=counts[..., -2], nonfinite=counts[..., -1],
+                sums=self.group_sums[:, :, g], group_sums=self.group_sums[:, :, g:g + 1],
+                group_counts=None, metadata=meta))
+        return out
 
     def result(self, i: int | str) -> SimulationResult:
         """Schedule `i` (index or name) as a `SimulationResult`, as `simulate` returns it."""
@@ -182,7 +212,8 @@ class SimulationResult:
       `(n_steps + 1,)` (the LR of every step), bin_edges `(n_bins + 1,)`,
       counts `(R, n_bins)` int64, underflow / overflow / nonfinite `(R,)`,
       sums `(R, n_terms)` float64 (`sum_names`), group_sums
-      `(R, n_groups, n_terms)`, observables / standard_errors (name -> `(R,)`),
+      `(R, n_groups, n_terms)`, group_counts `(R, n_groups, n_bins + 3)` or
+      `None`, observables / standard_errors (name -> `(R,)`),
       metadata (the run's description; `schedule` describes the schedule).
     """
 
@@ -210,6 +241,15 @@ class SimulationResult:
     nonfinite = _own("nonfinite")
     sums = _own("sums")
     group_sums = _own("group_sums")
+
+    @property
+    def group_counts(self) -> np.ndarray | None:
+        """`(R, n_groups, n_bins + 3)` each group's histogram, or `None`."""
+        return None if self.batch.group_counts is None else self.batch.group_counts[0]
+
+    def replicates(self) -> list[SimulationResult]:
+        """The groups of noise blocks as independent runs (`BatchResult.replicates`)."""
+        return [SimulationResult(b) for b in self.as_batch().replicates()]
 
     @property
     def observables(self) -> dict[str, np.ndarray]:

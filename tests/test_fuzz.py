@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 import mpemba_jax as mj
 from mpemba_jax.io import config as cfg
 from mpemba_jax.engine.initial import boltzmann_cdf
-from mpemba_jax.engine.driver import plan_run
+from mpemba_jax.engine import make_plan
 
 
 def fuzz(max_examples: int):
@@ -112,8 +112,8 @@ def test_preset_landscapes_theory_and_planning(case, lr_bath, hot):
         assert np.all(np.isfinite(y)) and np.all(np.diff(cdf) >= 0)
         assert cdf[0] == 0.0 and cdf[-1] == pytest.approx(1.0, abs=1e-12)
     try:
-        plan = plan_run(land, mj.constant(lr_bath), n_particles=1000, n_steps=50, dt=1.0,
-                        init=mj.equilibrium(lr_hot))
+        plan = make_plan(land, [mj.constant(lr_bath)], n_particles=1000, n_steps=50, dt=1.0,
+                         init=mj.equilibrium(lr_hot))
     except ValueError as e:
         event("plan rejected")
         assert names_one_of(str(e), ("dt",) + LANDSCAPE_WORDS), str(e)

@@ -8,7 +8,8 @@ import os
 
 import numpy as np
 
-from ..theory.operator import FokkerPlanck
+from ..theory import FokkerPlanck
+from ..io.plotting import pyplot, save_figure
 from ..presets import preset
 from . import parse_params
 
@@ -43,11 +44,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     land = preset(args.preset, **parse_params(args.param))
     lo, hi = args.lr_range or (1.05 * args.lr_bath, 10.0 * args.lr_bath)
     fp = FokkerPlanck(
@@ -90,10 +87,8 @@ def run(args) -> int:
     ax.set_ylabel("amplitude")
     ax.set_title(f"{land.name}, lr_bath={fp.lr_bath:g}")
     ax.legend()
-    fig.tight_layout()
     png = os.path.join(args.out, "theory.png")
-    fig.savefig(png, dpi=120)
-    plt.close(fig)
+    save_figure(fig, png, dpi=120)
     with open(os.path.join(args.out, "theory.json"), "w") as f:
         json.dump({
             **fp.describe(),

@@ -46,6 +46,7 @@ def simulate(
     devices=None,
     on_nonfinite: str = "raise",
     n_groups: int = 64,
+    group_histograms: bool = False,
     progress: bool = True,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int = 1000,
@@ -88,6 +89,9 @@ def simulate(
         with `SimulationDiverged`; "count" excludes them and counts them.
       n_groups: contiguous groups of noise blocks whose sums are kept
         (`group_sums`) as independent replicates.
+      group_histograms: also keep each group's histogram (`group_counts`), so
+        that the run is `n_groups` independent replicate runs
+        (`result.replicates()`): many null runs in one compiled run.
       progress: show a progress line on runs longer than two seconds.
       checkpoint: a directory to write the run's state to, atomically, every
         `checkpoint_every` steps and at the end of every chunk (see
@@ -113,7 +117,8 @@ def simulate(
         bin_range=bin_range, observables=observables, time=time,
         temperature_scale=temperature_scale, dtype=dtype, integrator=integrator,
         generator=generator, noise=noise, block_size=block_size, chunk_size=chunk_size,
-        devices=devices, on_nonfinite=on_nonfinite, n_groups=n_groups, single=True)
+        devices=devices, on_nonfinite=on_nonfinite, n_groups=n_groups,
+        group_histograms=group_histograms, single=True)
     store = _store(plan, checkpoint, checkpoint_every, resume)
     try:
         batch = execute(plan, progress=progress, checkpoint=store, label="simulate")
@@ -148,6 +153,7 @@ def run_batch(
     devices=None,
     on_nonfinite: str = "raise",
     n_groups: int = 64,
+    group_histograms: bool = False,
     progress: bool = True,
     label: str = "compare",
     checkpoint: str | os.PathLike | None = None,
@@ -196,7 +202,8 @@ def run_batch(
         bin_range=bin_range, observables=observables, time=time,
         temperature_scale=temperature_scale, dtype=dtype, integrator=integrator,
         generator=generator, noise=noise, block_size=block_size, chunk_size=chunk_size,
-        devices=devices, on_nonfinite=on_nonfinite, n_groups=n_groups)
+        devices=devices, on_nonfinite=on_nonfinite, n_groups=n_groups,
+        group_histograms=group_histograms)
     store = _store(plan, checkpoint, checkpoint_every, resume)
     return execute(plan, progress=progress, checkpoint=store, label=label)
 

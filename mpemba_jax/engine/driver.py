@@ -60,22 +60,22 @@ class SimulationDiverged(RuntimeError):
 
 @dataclasses.dataclass
 class Totals:
-    """Host accumulators of a run: `counts (S, R, n_bins + 3)` int64 (underflow,
-    bins, overflow, non-finite), `sums (S, R, n_terms)` and `group_sums
-    (S, R, G, n_terms)` float64."""
+    """Host accumulators of a run: `counts (S, R, H, n_bins + 3)` int64 (underflow,
+    bins, overflow, non-finite; `H` histogram groups: 1, or `G` with group
+    histograms), `sums (S, R, n_terms)` and `group_sums (S, R, G, n_terms)` float64."""
 
     counts: np.ndarray
     sums: np.ndarray
     group_sums: np.ndarray
 
     @classmethod
-    def zeros(cls, n_schedules, n_records, n_bins, n_terms, n_groups) -> Totals:
-        return cls(np.zeros((n_schedules, n_records, n_bins + 3), np.int64),
+    def zeros(cls, n_schedules, n_records, n_bins, n_terms, n_groups, n_histograms) -> Totals:
+        return cls(np.zeros((n_schedules, n_records, n_histograms, n_bins + 3), np.int64),
                    np.zeros((n_schedules, n_records, n_terms), np.float64),
                    np.zeros((n_schedules, n_records, n_groups, n_terms), np.float64))
 
     def add(self, i: int, r: int, counts, block_sums: np.ndarray, group_of: np.ndarray) -> None:
-        """Add one chunk's record `r` of schedule `i`: `counts (n_bins + 3,)`,
+        """Add one chunk's record `r` of schedule `i`: `counts (H, n_bins + 3)`,
         `block_sums (cb, n_terms)`, `group_of (cb,)` the group of each block."""
         self.counts[i, r] += np.asarray(counts, np.int64)
         # One block after another, in block order: `cumsum` is sequential.
@@ -107,8 +107,9 @@ def _execute(plan: RunPlan, progress: bool, store: CheckpointStore | None,
     S, B, cb = plan.n_schedules, plan.block_size, plan.chunk_blocks
     advance, first_bad = _kernels.step_kernels(plan.landscape, plan.dynamics, plan.integrator,
                                                B, plan.dtype, plan.noise)
+    n_hist = plan.n_groups if plan.group_histograms else 1
     record = _kernels.record_kernel(plan.landscape, tuple(plan.bins.edges.tolist()),
-                                    plan.bins.uniform, plan.observables)
+                                    plan.bins.uniform, plan.observables, n_hist)
     mesh = Mesh(np.array(plan.devices), ("p",))
     by_block = NamedSharding(mesh, PartitionSpec("p"))
     replicated = NamedSharding(mesh, PartitionSpec())
@@ -119,7 +120,7 @@ def _execute(plan: RunPlan, progress: bool, store: CheckpointStore | None,
 
     names = _recording.term_names(tuple(n for n, _ in plan.observables))
     R = len(plan.record_steps)
-    totals = Totals.zeros(S, R, plan.bins.n_bins, len(names), plan.n_groups)
+    totals = Totals.zeros(S, R, plan.bins.n_bins, len(names), plan.n_groups, n_hist)
     saved = store.load() if store is not None else None
     if saved is not None:
         totals = Totals(saved.counts, saved.sums, saved.group_sums)
@@ -135,6 +136,8 @@ def _execute(plan: RunPlan, progress: bool, store: CheckpointStore | None,
         block_ids = jax.device_put(jnp.asarray(ids), by_block)
         group_of = np.minimum(ids.astype(np.int64) * plan.n_groups // plan.n_blocks,
                               plan.n_groups - 1)
+        histogram_of = jax.device_put(jnp.asarray(group_of if n_hist > 1 else 0 * group_of,
+                                                  jnp.int32), by_block)
         # Every schedule starts from the same state; each advances by its own
         # calls of the one compiled kernel (see `kernels`).
         xs, ys = (list(v) for v in zip(*[initial_state(block_ids, index)] * S))
@@ -173,7 +176,7 @@ def _execute(plan: RunPlan, progress: bool, store: CheckpointStore | None,
                     store.save(c, s, np.stack(xs), np.stack(ys), totals, plan.lr_table)
                     last_saved = s
             for i in range(S):
-                counts, block_sums = record(xs[i], ys[i], valid)
+                counts, block_sums = record(xs[i], ys[i], valid, histogram_of)
                 totals.add(i, r, counts, _gather(block_sums), group_of)
         if store is not None:
             store.save(c + 1, 0, None, None, totals, plan.lr_table)
@@ -211,7 +214,8 @@ def _gather(block_sums: jax.Array) -> np.ndarray:
 def _records(plan: RunPlan, totals: Totals, names, n_recorded, start, n_records=None):
     """The `BatchResult` of the first `n_records` records of `totals`."""
     R = len(plan.record_steps) if n_records is None else n_records
-    counts = totals.counts[:, :R]
+    group_counts = totals.counts[:, :R]
+    counts = group_counts.sum(axis=2)
     devices = plan.devices
     metadata = {
         "names": list(plan.names),
@@ -232,6 +236,7 @@ def _records(plan: RunPlan, totals: Totals, names, n_recorded, start, n_records=
         "block_size": plan.block_size,
         "chunk_size": plan.chunk_blocks * plan.block_size,
         "n_groups": plan.n_groups,
+        "group_histograms": plan.group_histograms,
         "observables": [n for n, _ in plan.observables],
         "devices": {"count": len(devices), "kind": devices[0].device_kind,
                     "platform": devices[0].platform},
@@ -242,7 +247,8 @@ def _records(plan: RunPlan, totals: Totals, names, n_recorded, start, n_records=
         names=plan.names, steps=plan.record_steps[:R], lr_steps=plan.lr_table,
         bin_edges=plan.bins.edges, counts=counts[..., 1:-2], underflow=counts[..., 0],
         overflow=counts[..., -2], nonfinite=counts[..., -1], sums=totals.sums[:, :R],
-        sum_names=names, group_sums=totals.group_sums[:, :R], metadata=metadata)
+        sum_names=names, group_sums=totals.group_sums[:, :R], metadata=metadata,
+        group_counts=group_counts if plan.group_histograms else None)
 
 
 def _diverged(plan, first_bad, n_bad, totals, r, n_recorded, start) -> SimulationDiverged:

@@ -2,8 +2,8 @@
 
 `equilibrium(lr)` samples the valley–river Boltzmann state exactly:
 
-    y ~ P_T(y) ~ a(y)^(-d/2) exp(-V(y) / T)       (inverse CDF on a fine grid)
-    x | y ~ N(0, T / a(y) I_d)
+    y ~ P_T(y) ~ prod_i a_i(y)^(-1/2) exp(-V(y) / T)   (inverse CDF on a fine grid)
+    x_i | y ~ N(0, T / a_i(y))
 
 with `T = temperature_scale * lr`. The CDF is the trapezoid integral of the
 density on `2^14` cells over `landscape.support(T)`, and `y` is its linear
@@ -170,7 +170,7 @@ def sample_blocks(kind: str, landscape: ValleyRiver, keys: jax.Array, block_size
         # the quantiles resolve tail probabilities down to ~1e-7.
         u = jax.random.uniform(k_y, (block_size,), dtype)
         y = jnp.interp(u, params["cdf"], params["y_grid"])
-        scale = jnp.sqrt(params["temperature"] / landscape.curvature(y))
-        return scale[:, None] * jax.random.normal(k_x, (block_size, d), dtype), y
+        scale = jnp.sqrt(params["temperature"] / landscape.curvatures(y))  # (B, d)
+        return scale * jax.random.normal(k_x, (block_size, d), dtype), y
 
     return jax.vmap(one_block)(keys)

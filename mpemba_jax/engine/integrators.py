@@ -6,16 +6,16 @@ and unit-variance noise `n = (n_x, n_y)`:
 `"euler_maruyama"` (the reference; with `time="steps"` and `h = 1` it *is*
 SGD with Gaussian gradient noise)::
 
-    x <- x - mu a(y) x h                     + s n_x
-    y <- y - mu (V'(y) + 0.5 a'(y) |x|^2) h  + s n_y
+    x_i <- x_i - mu a_i(y) x_i h                     + s n_x,i
+    y   <- y - mu (V'(y) + 0.5 sum_i a_i'(y) x_i^2) h  + s n_y
 
 Stable for `mu a h < 2`, accurate for `mu a h << 1`; weak order one.
 
 `"valley_exact"` (splitting): the valley's Ornstein–Uhlenbeck step with `y`
 frozen, taken exactly, then the river's Euler–Maruyama step with the new `x`::
 
-    x <- x exp(-mu a(y) h) + sqrt(T / a(y) (1 - exp(-2 mu a(y) h))) n_x
-    y <- y - mu (V'(y) + 0.5 a'(y) |x|^2) h  + s n_y
+    x_i <- x_i exp(-mu a_i(y) h) + sqrt(T / a_i(y) (1 - exp(-2 mu a_i(y) h))) n_x,i
+    y   <- y - mu (V'(y) + 0.5 sum_i a_i'(y) x_i^2) h  + s n_y
 
 The valley keeps its exact conditional variance `T / a(y)` at any `h`, so it
 is stable for any valley stiffness and `h` is set by the river alone.
@@ -113,12 +113,13 @@ def make_step(landscape: ValleyRiver, dynamics: Dynamics,
     def valley_exact(x, y, noise, lr, dt):
         mu, temperature = dynamics.mobility(lr), dynamics.temperature(lr)
         a = landscape.curvature(y)
+        if not landscape.per_direction:
+            a = a[..., None]  # (..., 1): broadcast over the valley directions
         rate = (mu * dt) * a
         # expm1 keeps the variance accurate when mu a h is tiny (float32).
         spread = jnp.sqrt(temperature / a * -jnp.expm1(-2.0 * rate))
-        x = x * jnp.exp(-rate)[..., None] + spread[..., None] * noise[..., :d]
-        grad_y = landscape.river_slope(y) + 0.5 * landscape.curvature_slope(y) * jnp.sum(
-            jnp.square(x), axis=-1)
+        x = x * jnp.exp(-rate) + spread * noise[..., :d]
+        grad_y = landscape.river_slope(y) + landscape.valley_force(x, y)
         amplitude = jnp.sqrt(2.0 * mu * temperature * dt)
         y = y - (mu * dt) * grad_y + amplitude * noise[..., d]
         return x, reflect(y, landscape.domain)

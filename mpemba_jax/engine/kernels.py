@@ -98,11 +98,11 @@ def step_kernels(landscape, dynamics, integrator, block_size, dtype, noise="gaus
 
 
 @functools.lru_cache(maxsize=32)
-def record_kernel(landscape, edges: tuple, uniform: bool, observables: tuple):
-    """`record(x, y, valid) -> (counts (n_bins + 3,) int32, sums (cb, n_terms))`
-    (see `recording.make_record`)."""
+def record_kernel(landscape, edges: tuple, uniform: bool, observables: tuple, n_groups: int = 1):
+    """`record(x, y, valid, group_of) -> (counts (n_groups, n_bins + 3) int32,
+    sums (cb, n_terms))` (see `recording.make_record`)."""
     bins = _recording.Bins(np.asarray(edges), uniform)
-    return jax.jit(_recording.make_record(landscape, bins, observables))
+    return jax.jit(_recording.make_record(landscape, bins, observables, n_groups))
 
 
 @functools.lru_cache(maxsize=32)

@@ -68,6 +68,7 @@ class RunPlan:
     block_size: int
     chunk_blocks: int
     n_groups: int
+    group_histograms: bool
     devices: tuple
     on_nonfinite: str
 
@@ -144,7 +145,7 @@ def make_plan(landscape, schedules, *, n_particles, n_steps=None, dt, seed=0, in
               observables=None, time="steps", temperature_scale=1.0, dtype="float32",
               integrator="euler_maruyama", generator="threefry2x32", noise="gaussian",
               block_size=1024, chunk_size=None, devices=None, on_nonfinite="raise",
-              n_groups=64, single=False) -> RunPlan:
+              n_groups=64, group_histograms=False, single=False) -> RunPlan:
     """Check every argument of a run of `schedules` and precompute what it needs.
 
     `schedules`: `{name: schedule or LR table}` or a list; `single=True` (from
@@ -185,6 +186,8 @@ def make_plan(landscape, schedules, *, n_particles, n_steps=None, dt, seed=0, in
             f"n_particles={n_particles} needs 2^32 or more noise blocks of block_size="
             f"{block_size}; use a larger block_size")
     n_groups = positive_int("n_groups", n_groups)
+    if not isinstance(group_histograms, (bool, np.bool_)):
+        raise ValueError(f"group_histograms must be True or False; got {group_histograms!r}")
 
     tables = np.stack([lr_table(s, n_steps, dt, name=label)
                        for label, (_, s) in zip(labels, items)])
@@ -231,7 +234,8 @@ def make_plan(landscape, schedules, *, n_particles, n_steps=None, dt, seed=0, in
         init=init, record_steps=record_steps.astype(np.int64), bins=bins,
         observables=observables, dtype=dtype, integrator=integrator, generator=generator,
         noise=noise, block_size=block_size, chunk_blocks=chunk_blocks,
-        n_groups=min(n_groups, -(-n_particles // block_size)), devices=devices,
+        n_groups=min(n_groups, -(-n_particles // block_size)),
+        group_histograms=bool(group_histograms), devices=devices,
         on_nonfinite=on_nonfinite,
     )
 
@@ -310,7 +314,7 @@ def _check_stability(landscape, dynamics, lr_max, dt, region, integrator):
         return
     y = np.linspace(*region, 4097)
     with jax.enable_x64(True):
-        a_max = float(np.max(np.asarray(landscape.curvature(jnp.asarray(y)))))
+        a_max = float(np.max(np.asarray(landscape.curvatures(jnp.asarray(y)))))
     mu_max = float(dynamics.mobility(lr_max)) if lr_max > 0 else 0.0
     if mu_max * a_max * dt >= 2.0:
         raise ValueError(

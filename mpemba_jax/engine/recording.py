@@ -83,11 +83,14 @@ def term_names(user_names: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def make_record(landscape: ValleyRiver, bins: Bins,
-                observables: tuple[tuple[str, Callable], ...]) -> Callable:
-    """`record(x, y, valid) -> (counts (n_bins + 3,) int32, sums (n_blocks, n_terms))`.
+                observables: tuple[tuple[str, Callable], ...], n_groups: int = 1) -> Callable:
+    """`record(x, y, valid, group_of) -> (counts (n_groups, n_bins + 3) int32,
+    sums (n_blocks, n_terms))`.
 
-    `x: (n_blocks, B, d)`, `y: (n_blocks, B)`, `valid: (n_blocks, B)` bool.
-    Count layout: `[underflow, bin_0 .. bin_{n-1}, overflow, non-finite]`.
+    `x: (n_blocks, B, d)`, `y: (n_blocks, B)`, `valid: (n_blocks, B)` bool,
+    `group_of: (n_blocks,)` int32 in `[0, n_groups)`: each block's histogram
+    group (all 0 for one histogram per record). Count layout:
+    `[underflow, bin_0 .. bin_{n-1}, overflow, non-finite]`.
     """
     n = bins.n_bins
     lo, hi = float(bins.edges[0]), float(bins.edges[-1])
@@ -106,10 +109,11 @@ def make_record(landscape: ValleyRiver, bins: Bins,
         idx = jnp.clip(idx, -1, n) + 1
         return jnp.where(jnp.isfinite(y), idx, n + 2)
 
-    def record(x, y, valid):
+    def record(x, y, valid, group_of):
         finite = jnp.isfinite(y) & jnp.all(jnp.isfinite(x), axis=-1)
-        idx = bin_index(jnp.where(finite, y, jnp.nan))
-        counts = jnp.zeros(n + 3, jnp.int32).at[idx.ravel()].add(valid.ravel().astype(jnp.int32))
+        idx = bin_index(jnp.where(finite, y, jnp.nan)) + (n + 3) * group_of[:, None]
+        counts = jnp.zeros(n_groups * (n + 3), jnp.int32).at[idx.ravel()].add(
+            valid.ravel().astype(jnp.int32)).reshape(n_groups, n + 3)
         use = valid & finite
         zero = jnp.zeros((), y.dtype)
         loss = landscape.loss(x, y)

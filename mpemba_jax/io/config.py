@@ -11,18 +11,13 @@ from __future__ import annotations
 import copy
 import inspect
 import re
-import sys
 from pathlib import Path
 from typing import Any
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 from ..engine import initial
 from .. import schedules
 from ..presets import preset
+from .schema import check_known, check_sections, check_table, load_toml, number, typed
 
 __all__ = ["load_config", "check_config", "build_run", "DEMO"]
 
@@ -70,45 +65,22 @@ _REQUIRED_BY_KIND = {
 
 def load_config(path: str | Path) -> dict[str, Any]:
     """Read and check a TOML config; errors name the file and the key at fault."""
-    path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))  # TOML is UTF-8
-    except FileNotFoundError:
-        raise ValueError(f"config file {path} does not exist") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"config file {path} is not valid TOML: {e}") from None
-    except OSError as e:
-        raise ValueError(f"config file {path} cannot be read: {e}") from None
-    try:
-        return check_config(raw)
-    except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
+    return load_toml(path, check_config)
 
 
 def check_config(raw: dict[str, Any]) -> dict[str, Any]:
     """Check a config dict against the schema; return a copy (init optional)."""
-    if not isinstance(raw, dict):
-        raise ValueError("config must be a table of sections")
-    unknown = sorted(set(raw) - set(_SCHEMA))
-    if unknown:
-        raise ValueError(f"unknown config section(s) {unknown}; allowed: {sorted(_SCHEMA)}")
+    check_sections(raw, _SCHEMA)
     for section in ("landscape", "schedule", "simulation"):
         if section not in raw:
             raise ValueError(f"config section '{section}' is missing (a [{section}] table)")
     cfg = copy.deepcopy(raw)
     for section, table in cfg.items():
-        if not isinstance(table, dict):
-            raise ValueError(f"config key '{section}' must be a table [{section}]")
+        check_table(section, table)
         schema = _SCHEMA[section]
         for key, value in table.items():
-            if key not in schema:
-                raise ValueError(
-                    f"config key '{section}.{key}' is unknown; allowed: {sorted(schema)}")
-            types, _ = schema[key]
-            if isinstance(value, bool) or not isinstance(value, types):
-                names = " or ".join(t.__name__ for t in types)
-                raise ValueError(
-                    f"config key '{section}.{key}' must be of type {names}; got {value!r}")
+            check_known(section, key, schema)
+            typed(f"{section}.{key}", value, schema[key][0])
         for key, (_, required) in schema.items():
             if required and key not in table:
                 raise ValueError(f"config key '{section}.{key}' is missing")
@@ -127,9 +99,7 @@ def check_config(raw: dict[str, Any]) -> dict[str, Any]:
             if missing:
                 raise ValueError(f"config key '{section}.{missing[0]}' is missing (kind {kind!r})")
     for name, value in cfg["landscape"].get("params", {}).items():
-        if isinstance(value, bool) or not isinstance(value, _NUM):
-            raise ValueError(
-                f"config key 'landscape.params.{name}' must be a number; got {value!r}")
+        number(f"landscape.params.{name}", value)
     bin_range = cfg["simulation"].get("bin_range")
     if bin_range is not None and (len(bin_range) != 2 or not all(
             isinstance(v, _NUM) and not isinstance(v, bool) for v in bin_range)):

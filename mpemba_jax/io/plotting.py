@@ -1,4 +1,5 @@
-"""Figures of simulation results (matplotlib, headless-safe)."""
+"""Figures (matplotlib, headless-safe): the one way the package gets `pyplot` and
+writes a figure, and the histogram figure of a simulation result."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import numpy as np
 
 from ..record import SimulationResult
 
-__all__ = ["plot_histograms"]
+__all__ = ["plot_histograms", "pyplot", "save_figure"]
 
 
-def _pyplot():
+def pyplot():
+    """`matplotlib.pyplot`, on the non-interactive Agg backend unless a notebook's
+    inline backend is active (figures are written to files, never shown)."""
     import matplotlib
 
     if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
@@ -19,6 +22,15 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig, path: str | Path, *, dpi: int = 110) -> Path:
+    """Lay out `fig`, write it to `path` (PNG by the suffix), close it; returns `path`."""
+    plt = pyplot()
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return Path(path)
 
 
 def plot_histograms(result: SimulationResult, path: str | Path | None = None,
@@ -29,7 +41,7 @@ def plot_histograms(result: SimulationResult, path: str | Path | None = None,
     Example:
       >>> fig = mj.plot_histograms(result, "histograms.png")  # doctest: +SKIP
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_h, ax_t) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 2]})
     picks = np.unique(np.round(np.geomspace(1, len(result.times), n_curves)).astype(int) - 1)
     cmap = plt.get_cmap("viridis")

@@ -60,6 +60,8 @@ def save_record(batch: BatchResult, path: str | os.PathLike, *, kind: str = "bat
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {_KINDS}; got {kind!r}")
     arrays = {f: getattr(batch, f) for f in _RECORD_ARRAYS}
+    if batch.group_counts is not None:
+        arrays["group_counts"] = batch.group_counts
     for name, v in batch.observables.items():
         arrays[f"observable/{name}"] = v
         arrays[f"standard_error/{name}"] = batch.standard_errors[name]
@@ -120,6 +122,7 @@ def load_result(path: str | os.PathLike) -> SimulationResult | BatchResult:
     names = tuple(metadata.get("names", ()))
     _check_shapes(arrays_file, data, sum_names, names)
     batch = BatchResult(names=names, sum_names=sum_names, metadata=metadata,
+                        group_counts=data.get("group_counts"),
                         **{k: data[k] for k in _RECORD_ARRAYS})
     if kind == "simulation":
         return SimulationResult(batch)
@@ -182,15 +185,17 @@ class atomic_directory:
     def __enter__(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
+        self.tmp.chmod(0o755)  # mkdtemp makes it private; a result directory is not
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return False
-        for f in self.tmp.iterdir():
-            with open(f, "rb+") as fh:
-                os.fsync(fh.fileno())
+        for f in self.tmp.rglob("*"):  # every file of the tree, subdirectories too
+            if f.is_file():
+                with open(f, "rb+") as fh:
+                    os.fsync(fh.fileno())
         old = None
         if self.path.exists():
             if not self.overwrite:
@@ -217,12 +222,14 @@ def _check_shapes(arrays_file: Path, data: dict, sum_names: tuple, names: tuple)
     expected = {"steps": (R,), "counts": (S, R, n_bins), "underflow": (S, R),
                 "overflow": (S, R), "nonfinite": (S, R), "sums": (S, R, n_terms),
                 "group_sums": (S, R, groups, n_terms), "lr_steps": (S, steps_plus_one)}
+    if "group_counts" in data:
+        expected["group_counts"] = (S, R, groups, n_bins + 3)
     bad = {k: data[k].shape for k, shape in expected.items() if data[k].shape != shape}
     if S < 1 or R < 0 or n_bins < 1 or groups < 1 or steps_plus_one < 1 or bad:
         raise ValueError(f"{arrays_file} has inconsistent arrays (shapes {bad or expected}); "
                          "the file is corrupt")
-    for k in ("counts", "underflow", "overflow", "nonfinite"):
-        if not np.issubdtype(data[k].dtype, np.integer):
+    for k in ("counts", "underflow", "overflow", "nonfinite", "group_counts"):
+        if k in data and not np.issubdtype(data[k].dtype, np.integer):
             raise ValueError(f"{arrays_file}: {k} must hold integers; got {data[k].dtype}")
 
 

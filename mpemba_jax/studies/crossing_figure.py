@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from ..io.plotting import pyplot, save_figure
+
 from ..validation import predict
 
 __all__ = ["draw_crossing_figure"]
@@ -18,11 +20,7 @@ def draw_crossing_figure(verdicts: dict, results: dict, fp, lrs: dict, cross, pa
     against `a_k e^{-lambda_k t}`, hot-start histograms against the predicted
     densities, and the `summary` checks as text. `verdicts`, `results`, `lrs`:
     start (`"cold"`, `"hot"`, `"star"`) -> `Verdict`, run, plateau LR."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     colors = {"cold": "C0", "hot": "C3", "star": "C2"}
     label = {k: f"{k if k != 'star' else 'lr*'} (lr={lrs[k]:.4g})" for k in lrs}
     fig, axes = plt.subplots(2, 3, figsize=(15, 8))
@@ -115,9 +113,7 @@ def draw_crossing_figure(verdicts: dict, results: dict, fp, lrs: dict, cross, pa
     n = results["cold"].n_particles
     fig.suptitle(f"{fp.landscape.name}: quench to lr={fp.lr_bath:g}, {n:,} particles per start",
                  fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=72)
-    plt.close(fig)
+    save_figure(fig, path, dpi=72)
 
 
 def _wrap(text, width):

@@ -105,10 +105,13 @@ def _em_kernel(fp: FokkerPlanck, dt: float) -> scipy.sparse.csr_matrix:
     with jax.enable_x64(True):
         yj = jnp.asarray(y, jnp.float64)
         vp = np.asarray(land.river_slope(yj))
-        a = np.asarray(land.curvature(yj))
+        a = np.asarray(land.curvatures(yj))  # (n_grid, d)
         ap = np.asarray(land.curvature_slope(yj))
-    x2 = land.valley_dim * valley_moment_fixed_point(mu, temp, a, dt)
-    mean = y - mu * dt * (vp + 0.5 * ap * x2)
+    if not land.per_direction:
+        ap = np.repeat(ap[:, None], land.valley_dim, axis=1)
+    # The valley's push 0.5 sum_i a_i' <x_i^2> at each direction's EM-stationary variance.
+    push = 0.5 * np.sum(ap * valley_moment_fixed_point(mu, temp, a, dt), axis=-1)
+    mean = y - mu * dt * (vp + push)
     sd = math.sqrt(2.0 * mu * temp * dt)
     e = fp.edges
     n = len(y)

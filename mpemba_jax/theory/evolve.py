@@ -142,7 +142,7 @@ def evolve(
             jnp.asarray(mus[:n_steps]),
             jnp.asarray(slot),
             jnp.asarray(np.diff(fp.river_values)),
-            jnp.asarray(0.5 * fp.landscape.valley_dim * np.diff(fp.log_curvature)),
+            jnp.asarray(0.5 * np.diff(fp.log_det_curvature)),
             fp.h,
             dt / substeps,
             int(substeps),

@@ -82,7 +82,7 @@ def log_equilibrium_masses(fp: FokkerPlanck, lr_init: ArrayLike) -> np.ndarray:
             "whose equilibrium this grid holds; build FokkerPlanck(..., lr_max=...)"
         )
     temps = fp.dynamics.temperature_scale * lr
-    logw = -(fp.river_values[None, :] / temps[:, None]) - 0.5 * fp.landscape.valley_dim * fp.log_curvature
+    logw = -(fp.river_values[None, :] / temps[:, None]) - 0.5 * fp.log_det_curvature
     return logw - scipy.special.logsumexp(logw, axis=1, keepdims=True)
 
 
@@ -119,11 +119,11 @@ def amplitude_jax(fp: FokkerPlanck, k: int = 2) -> Callable[[jax.Array], jax.Arr
       ...     slope = jax.grad(fp.amplitude_jax(2))(0.05)
     """
     k = fp.check_k(k)
-    river, log_a, u = fp.river_values, fp.log_curvature, fp.left_eigenfunctions[k - 1]
-    d, g = fp.landscape.valley_dim, fp.dynamics.temperature_scale
+    river, log_det, u = fp.river_values, fp.log_det_curvature, fp.left_eigenfunctions[k - 1]
+    g = fp.dynamics.temperature_scale
 
     def a_k(lr):
-        logw = -jnp.asarray(river) / (g * lr) - 0.5 * d * jnp.asarray(log_a)
+        logw = -jnp.asarray(river) / (g * lr) - 0.5 * jnp.asarray(log_det)
         return jnp.sum(jax.nn.softmax(logw) * jnp.asarray(u))
 
     return a_k

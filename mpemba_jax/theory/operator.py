@@ -99,8 +99,9 @@ class FokkerPlanck:
     `pi_i`), `stationary_density (n_grid,)` (`pi_i / h`),
     `left_eigenfunctions (n_modes, n_grid)` (`u_k` at the centres, row `k - 1`),
     `right_eigenfunctions (n_modes, n_grid)` (densities `v_k`),
-    `river_values (n_grid,)` (`V` at the centres), `curvature_values (n_grid,)`
-    (`a` at the centres), `log_curvature (n_grid,)` (`ln a` at the centres),
+    `river_values (n_grid,)` (`V` at the centres), `curvature_values (n_grid, d)`
+    (`a_i` of every valley direction at the centres), `log_det_curvature (n_grid,)`
+    (`sum_i ln a_i` at the centres, the valley's entropy term),
     `hop_rate` (`mu_f T_f / h^2`, the off-diagonal of the symmetrised generator).
     Also `temperature` (`T_f`), `mobility` (`mu_f`), `dynamics`, `landscape`.
 
@@ -162,23 +163,21 @@ class FokkerPlanck:
         with jax.enable_x64(True):
             c = jnp.asarray(self.centres, jnp.float64)
             self.river_values = np.asarray(landscape.river(c))
-            self.curvature_values = np.asarray(landscape.curvature(c))
-        self.log_curvature = np.log(self.curvature_values)
+            self.curvature_values = np.asarray(landscape.curvatures(c))
+            self.log_det_curvature = np.asarray(landscape.log_det_curvature(c))
         self._beta_f = self.reduced_free_energy(self.lr_bath)  # F_T / T at the centres
         self.check_resolution(self.lr_bath)
 
         self.stationary_masses = _softmax(-self._beta_f)
         self.stationary_density = self.stationary_masses / self.h
         self.hop_rate = self.mobility * self.temperature / self.h**2
-        # Kept for experiments/bench_theory.py until it reads `hop_rate`.
-        self._rate = self.hop_rate
         self._spectrum()
 
     # -- grid-level helpers ------------------------------------------------
     def reduced_free_energy(self, lr: float) -> np.ndarray:
-        """`F_T(y_i) / T = V / T + (d / 2) ln a` at the cell centres, shape `(n_grid,)`."""
+        """`F_T(y_i) / T = V / T + (1 / 2) sum_j ln a_j` at the cell centres, shape `(n_grid,)`."""
         temp = temperature_of(self.dynamics, lr)
-        return self.river_values / temp + 0.5 * self.landscape.valley_dim * self.log_curvature
+        return self.river_values / temp + 0.5 * self.log_det_curvature
 
     def equilibrium(self, lr: float) -> np.ndarray:
         """Cell masses of `P_T ~ exp(-F_T / T)` at `T = g lr` on this grid, shape `(n_grid,)`."""

@@ -69,13 +69,13 @@ def schedule_theory(fp: FokkerPlanck, lr_steps: np.ndarray, dt: float, initial_m
         warnings.simplefilter("ignore")
         ev = evolve(fp, initial_masses, lr_steps, dt, n_steps=n_steps, record_steps=record_steps,
                     substeps=substeps)
-    land, a = fp.landscape, fp.curvature_values
+    a = fp.curvature_values  # (n_grid, d)
     v_rec = valley_moments(lr_steps, a, dt, record_steps, time=fp.dynamics.time,
                            temperature_scale=fp.dynamics.temperature_scale, initial=valley_moment)
     masses = ev.masses
     out = {
         "river_loss": masses @ fp.river_values,
-        "valley_energy": np.sum(masses * 0.5 * land.valley_dim * a * v_rec, axis=-1),
+        "valley_energy": np.sum(masses * 0.5 * np.sum(a * v_rec, axis=-1), axis=-1),
         "masses": masses,
     }
     out["loss"] = out["river_loss"] + out["valley_energy"]

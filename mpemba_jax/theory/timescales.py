@@ -1,6 +1,6 @@
 """Valley and river timescales and the decay window of a schedule (THEORY section 6).
 
-    tau_x(eta) = < 1 / (mu(eta) a(y)) >_{P_T}          valley relaxation time
+    tau_x(eta) = < 1 / (mu(eta) min_i a_i(y)) >_{P_T}  valley relaxation time (slowest direction)
     tau_y(eta) = 1 / lambda_2(eta)                        slowest river mode
 
 A decay keeps the valley in equilibrium yet quenches the river when
@@ -46,7 +46,7 @@ def _positive_lrs(lr: ArrayLike) -> np.ndarray:
 
 
 def tau_x(fp: FokkerPlanck, lr: ArrayLike) -> np.ndarray | float:
-    """`< 1 / (mu a(y)) >` over the equilibrium river density at `lr`, on `fp`'s grid.
+    """`< 1 / (mu min_i a_i(y)) >` over the equilibrium river density at `lr`, on `fp`'s grid.
 
     The average of the local valley time over where the river actually is; a
     soft stretch of valley dominates it, as it should for "the valley has
@@ -61,7 +61,7 @@ def tau_x(fp: FokkerPlanck, lr: ArrayLike) -> np.ndarray | float:
         raise ValueError(f"fp must be a mj.FokkerPlanck (tau_x averages over its grid); "
                          f"got {type(fp).__name__}")
     lrs = _positive_lrs(lr)
-    inv_a = np.exp(-fp.log_curvature)
+    inv_a = 1.0 / fp.curvature_values.min(axis=-1)  # the slowest valley direction
     out = np.array(
         [
             fp.equilibrium(x) @ inv_a / mobility_of(fp.dynamics, x)

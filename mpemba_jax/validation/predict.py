@@ -57,14 +57,12 @@ def _lr_table(result: SimulationResult, schedule) -> tuple[np.ndarray, str]:
         times = np.arange(n_steps + 1) * float(meta["dt"])
         return evaluate_schedule(schedule, times), "schedule="
     table = result.lr_steps
-    why = ("is missing (None)" if table is None else
-           "holds NaN" if not np.all(np.isfinite(np.asarray(table, np.float64))) else None)
-    if why is not None:
+    if not np.all(np.isfinite(np.asarray(table, np.float64))):
         raise ValueError(
-            f"result.lr_steps {why}: this result does not carry the LR of every step (an old "
-            f"result whose table could not be rebuilt from its schedule description "
-            f"{meta.get('schedule')!r}); pass schedule= (the run's schedule t -> lr) to validate"
-        )
+            "result.lr_steps holds NaN: this result does not carry the LR of every step (an "
+            "old result whose table could not be rebuilt from its schedule description "
+            f"{meta.get('schedule')!r}: {meta.get('lr_table', '')}); pass schedule= (the run's "
+            "schedule t -> lr) to validate")
     table = np.asarray(table, np.float64)
     if table.ndim != 1 or len(table) < steps.max() + 1:
         raise ValueError(

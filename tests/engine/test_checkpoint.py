@@ -1,6 +1,5 @@
 """Checkpoint and resume: interrupted runs finish bit-identical to uninterrupted ones."""
 
-import importlib
 import os
 import random
 import signal
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 
 import mpemba_jax as mj
-simulate_module = importlib.import_module("mpemba_jax.engine.driver")
+from mpemba_jax.engine import CheckpointStore, driver
 
 # Three chunks of two blocks, records every 15 steps: checkpoints fall inside
 # chunks, on record steps and on chunk boundaries.
@@ -45,7 +44,7 @@ def reference():
 
 @pytest.mark.parametrize("stop_after", [1, 2, 4, 7])
 def test_resume_after_interruption_is_bit_identical(tmp_path, monkeypatch, reference, stop_after):
-    save = simulate_module._CheckpointStore.save
+    save = CheckpointStore.save
     calls = []
 
     def save_then_stop(self, *args):
@@ -54,12 +53,12 @@ def test_resume_after_interruption_is_bit_identical(tmp_path, monkeypatch, refer
         if len(calls) == stop_after:
             raise Interrupted
 
-    monkeypatch.setattr(simulate_module._CheckpointStore, "save", save_then_stop)
+    monkeypatch.setattr(CheckpointStore, "save", save_then_stop)
     # Force many small compiled calls so that checkpoints land mid-chunk.
-    monkeypatch.setattr(simulate_module, "_SECONDS_PER_CALL", 1e-6)
+    monkeypatch.setattr(driver, "seconds_per_call", 1e-6)
     with pytest.raises(Interrupted):
         _run(checkpoint=tmp_path, checkpoint_every=7)
-    monkeypatch.setattr(simulate_module._CheckpointStore, "save", save)
+    monkeypatch.setattr(CheckpointStore, "save", save)
     resumed = _run(checkpoint=tmp_path, checkpoint_every=7, resume=True)
     _assert_identical(resumed, reference)
     # resuming a finished run returns its result again
@@ -97,9 +96,8 @@ def test_checkpoint_every_must_be_positive(tmp_path):
 KILLED_RUN = textwrap.dedent("""
     import sys
     import mpemba_jax as mj
-    import importlib
-    sm = importlib.import_module("mpemba_jax.engine.driver")
-    sm._SECONDS_PER_CALL = 0.01  # many calls, so checkpoints keep coming
+    from mpemba_jax.engine import driver
+    driver.seconds_per_call = 0.01  # many calls, so checkpoints keep coming
     mj.simulate(mj.preset("double_well"), mj.constant(0.05), n_particles=20000, n_steps=3000,
                 dt=1.0, init=mj.equilibrium(0.1), record_every=300, bins=40, seed=7,
                 chunk_size=8192, progress=False, checkpoint=sys.argv[1],
@@ -161,17 +159,17 @@ def test_cli_resume_completes_a_killed_run(tmp_path, monkeypatch):
     cfg = tmp_path / "run.toml"
     cfg.write_text(CONFIG)
     out, ckpt = tmp_path / "out", tmp_path / "out.checkpoint"
-    save = simulate_module._CheckpointStore.save
+    save = CheckpointStore.save
 
     def save_then_die(self, *args):
         save(self, *args)
         raise Interrupted
 
-    monkeypatch.setattr(simulate_module._CheckpointStore, "save", save_then_die)
+    monkeypatch.setattr(CheckpointStore, "save", save_then_die)
     with pytest.raises(Interrupted):
         main(["simulate", "--config", str(cfg), "--out", str(out), "--checkpoint-every", "10",
               "--no-progress"])
-    monkeypatch.setattr(simulate_module._CheckpointStore, "save", save)
+    monkeypatch.setattr(CheckpointStore, "save", save)
     assert not out.exists() and (ckpt / "checkpoint.npz").exists()
     # starting it afresh would clobber the checkpoint: refused
     assert main(["simulate", "--config", str(cfg), "--out", str(out), "--checkpoint-every", "10",

@@ -8,7 +8,7 @@ message in the code, regenerate the column with
 
     python tests/test_errors.py --write
 
-Simulation rows must fail while planning: `run_plan` (the compiled part) is
+Simulation rows must fail while planning: `execute` (the compiled part) is
 replaced by a tripwire, so a check that slipped into run time fails the test.
 The run-time guard (`SimulationDiverged`, `on_nonfinite="count"`) is tested
 at the end.
@@ -17,7 +17,6 @@ at the end.
 from __future__ import annotations
 
 import copy
-import importlib
 import re
 import sys
 import tempfile
@@ -31,8 +30,7 @@ import pytest
 import mpemba_jax as mj
 import mpemba_jax.io.config as cfg
 
-# `mj.simulate` (the function) shadows the submodule of the same name.
-simulate_module = importlib.import_module("mpemba_jax.engine.driver")
+import mpemba_jax.engine.api as engine_api
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
 # Where `load_toml` writes; messages show it as this placeholder.
@@ -133,9 +131,9 @@ def test_table_covers_every_area_and_at_least_20_kinds():
 @pytest.fixture
 def no_compiled_work(monkeypatch):
     def tripwire(*args, **kwargs):
-        raise AssertionError("the bad input reached run_plan: it must be rejected while planning")
+        raise AssertionError("the bad input reached execute: it must be rejected while planning")
 
-    monkeypatch.setattr(simulate_module, "run_plan", tripwire)
+    monkeypatch.setattr(engine_api, "execute", tripwire)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.area}:{r.what}")

@@ -130,17 +130,18 @@ def test_chunked_counts_beyond_int32_are_exact(tmp_path, monkeypatch):
     the kernel and the loaded file would wrap or round. The real particles are
     frozen (LR 0: no drift, no noise), so the true counts are known exactly.
     It does not run 2^31 real particles, and does not cover a single chunk of
-    2^31 or more (`plan_run` caps a chunk below 2^31 particles).
+    2^31 or more (`make_plan` caps a chunk below 2^31 particles).
     """
     extra = 2**30
     real = recording.make_record
 
-    def make_record(landscape, bins, observables):
-        record = real(landscape, bins, observables)
+    def make_record(landscape, bins, observables, n_groups=1):
+        record = real(landscape, bins, observables, n_groups)
 
-        def padded(x, y, valid):
-            counts, sums = record(x, y, valid)
-            return counts.at[1 + 3].add(jnp.int32(extra)), sums  # bin 3 (slot 0 is underflow)
+        def padded(x, y, valid, group_of):
+            counts, sums = record(x, y, valid, group_of)
+            # bin 3 of the (only) histogram group; slot 0 is underflow
+            return counts.at[0, 1 + 3].add(jnp.int32(extra)), sums
 
         return padded
 
@@ -161,3 +162,46 @@ def test_chunked_counts_beyond_int32_are_exact(tmp_path, monkeypatch):
     loaded = mj.load_result(res.save(tmp_path / "big"))
     assert loaded.counts.dtype == np.int64
     np.testing.assert_array_equal(loaded.counts, expected)
+
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def test_format_1_results_still_load_and_rebuild_their_lr_table(tmp_path):
+    """Result directories written before the LR table was stored (mpemba_jax 0.1.0)."""
+    old = mj.load_result(DATA / "format1_wsd")
+    assert isinstance(old, mj.SimulationResult)
+    n_steps, dt = old.metadata["n_steps"], old.metadata["dt"]
+    rebuilt = mj.lr_table(mj.wsd(0.1, 0.05, 2, 4, 6, "cosine"), n_steps, dt)
+    np.testing.assert_array_equal(old.lr_steps, rebuilt)
+    np.testing.assert_array_equal(old.lr, rebuilt[old.steps])
+    assert old.metadata["lr_table"].startswith("rebuilt")
+    assert old.counts.shape == (4, 12) and old.counts.dtype == np.int64
+    assert old.counts[0].sum() + old.underflow[0] + old.overflow[0] == 600
+    assert "y_cubed" in old.observables
+    # The stored means (format 1 kept them) equal those derived from the sums.
+    with np.load(DATA / "format1_wsd" / "arrays.npz") as z:
+        np.testing.assert_array_equal(old.observables["y_cubed"], z["observable/y_cubed"])
+        np.testing.assert_array_equal(old.standard_errors["loss"], z["standard_error/loss"])
+    # A plain callable cannot be rebuilt: the LRs at the records are kept, NaN elsewhere,
+    # and the metadata says why.
+    lam = mj.load_result(DATA / "format1_lambda")
+    np.testing.assert_array_equal(lam.lr_steps[lam.steps], 0.05)
+    assert np.isnan(lam.lr_steps).sum() == n_steps + 1 - len(lam.steps)
+    assert lam.metadata["lr_table"].startswith("missing")
+    # Saved again, it is a format-2 directory that loads to the same record.
+    again = mj.load_result(old.save(tmp_path / "again"))
+    np.testing.assert_array_equal(again.lr_steps, old.lr_steps)
+    np.testing.assert_array_equal(again.sums, old.sums)
+
+
+def test_batch_result_round_trip(tmp_path):
+    batch = mj.run_batch(LAND, {"a": mj.constant(0.05), "b": mj.constant(0.08)},
+                         init=mj.equilibrium(0.1), **RUN)
+    loaded = mj.load_result(batch.save(tmp_path / "batch"))
+    assert isinstance(loaded, mj.BatchResult) and loaded.names == ("a", "b")
+    for f in ("steps", "lr_steps", "bin_edges", "counts", "underflow", "overflow", "nonfinite",
+              "sums", "group_sums"):
+        np.testing.assert_array_equal(getattr(loaded, f), getattr(batch, f), err_msg=f)
+    assert loaded.metadata == json.loads(json.dumps(batch.metadata, default=str))
+    _assert_same(loaded.result("b"), batch.result("b"))

@@ -27,10 +27,12 @@ def test_schedule_theory_reads_the_lr_table(box):
     np.testing.assert_array_equal(th["masses"], ev.masses)
     np.testing.assert_array_equal(th["river_loss"], ev.masses @ box.river_values)
     np.testing.assert_array_equal(th["A_2"], ev.masses @ box.left_eigenfunctions[1])
-    v = valley_moments(table, box.curvature_values, 1.0, rec)
+    a = box.curvature_values  # (n_grid, d): box_wells' two directions share a(y)
+    assert a.shape == (box.n_grid, box.landscape.valley_dim)
+    v = valley_moments(table, a[:, 0], 1.0, rec)
     d = box.landscape.valley_dim
-    np.testing.assert_allclose(th["valley_energy"], np.sum(ev.masses * 0.5 * d * box.curvature_values * v, -1),
-                               rtol=1e-14)
+    np.testing.assert_allclose(th["valley_energy"], np.sum(ev.masses * 0.5 * d * a[:, 0] * v, -1),
+                               rtol=1e-13)
     np.testing.assert_array_equal(th["loss"], th["river_loss"] + th["valley_energy"])
     assert th["valley_energy"][0] == 0.0  # particles start at x = 0
 
@@ -39,10 +41,10 @@ def test_bath_state_is_stationary_under_schedule_theory(box):
     # From pi_f with the valley at the EM fixed point, a constant bath LR changes
     # nothing; the valley energy exceeds equipartition d T / 2 by the EM factor.
     dt, n = 1.0, 50
-    mu, temp, a = box.mobility, box.temperature, box.curvature_values
+    mu, temp, a = box.mobility, box.temperature, box.curvature_values[:, 0]
     v_star = valley_moment_fixed_point(mu, temp, a, dt)
     th = mj.schedule_theory(box, np.full(n + 1, box.lr_bath), dt, box.stationary_masses, [0, n],
-                            valley_moment=v_star)
+                            valley_moment=v_star[:, None])
     bath = bath_equilibrium(box)
     np.testing.assert_allclose(th["masses"][-1], bath["masses"], atol=1e-12)
     np.testing.assert_allclose(th["river_loss"], bath["river_loss"], rtol=1e-10)

@@ -9,6 +9,7 @@ bit for bit.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
@@ -51,6 +52,14 @@ def test_validate_works_on_a_run_whose_schedule_was_a_lambda(fp):
     assert [c.outcome for c in v.checks] == [c.outcome for c in ref.checks]
 
 
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def _with_table(result, table):
+    """`result` with another LR table (as an old result's, rebuilt or not)."""
+    return mj.SimulationResult(dataclasses.replace(result.batch, lr_steps=table[None]))
+
+
 def test_a_decaying_lambda_is_evolved_under_the_runs_own_table(fp):
     def sched(t):
         return LR_HOT - (LR_HOT - LR) * jnp.minimum(t / 1.0, 1.0)
@@ -62,7 +71,7 @@ def test_a_decaying_lambda_is_evolved_under_the_runs_own_table(fp):
     np.testing.assert_allclose(masses.sum(-1), 1.0, rtol=1e-12)
     # schedule= stands in for a missing table: evaluated as the simulator does, it
     # gives the same table and so the same prediction, bit for bit.
-    old = dataclasses.replace(res, lr_steps=None)
+    old = _with_table(res, np.full_like(res.lr_steps, np.nan))
     again, info2 = predict(old, fp, sched)
     assert info2["lr_table"] == "schedule="
     np.testing.assert_array_equal(again, masses)
@@ -73,13 +82,17 @@ def test_a_decaying_lambda_is_evolved_under_the_runs_own_table(fp):
 
 def test_a_result_without_its_table_asks_for_schedule(fp):
     res = _run(mj.constant(LR))
-    for table, why in ((None, "is missing"), (np.full(41, np.nan), "holds NaN")):
-        old = dataclasses.replace(res, lr_steps=table)
-        with pytest.raises(ValueError, match=f"result.lr_steps {why}.*pass schedule="):
-            mj.validate(old, fp)
-        v = mj.validate(old, fp, schedule=mj.constant(LR))
-        assert v.prediction["lr_table"] == "schedule="
-        assert v.prediction["method"].startswith("quench")
+    table = np.full(41, np.nan)
+    table[res.steps] = res.lr  # what loading an old result of a plain callable gives
+    old = _with_table(res, table)
+    with pytest.raises(ValueError, match="result.lr_steps holds NaN.*pass schedule="):
+        mj.validate(old, fp)
+    v = mj.validate(old, fp, schedule=mj.constant(LR))
+    assert v.prediction["lr_table"] == "schedule="
+    assert v.prediction["method"].startswith("quench")
+    # A result written by mpemba_jax 0.1 under a plain lambda (tests/data/README.md).
+    with pytest.raises(ValueError, match="result.lr_steps holds NaN.*missing.*pass schedule="):
+        predict(mj.load_result(DATA / "format1_lambda"), fp)
 
 
 def test_an_explicit_schedule_at_another_lr_is_evolved_as_given(fp):

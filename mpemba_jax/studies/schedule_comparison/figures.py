@@ -6,28 +6,17 @@ from pathlib import Path
 
 import numpy as np
 
+from ...io.plotting import pyplot, save_figure
+
 from .verdicts import groups
 
 __all__ = ["draw_figures"]
 
 
 def _save_figure(fig, out: Path, name: str) -> str:
-    """Lay out, write `out/name.png` and close `fig`; the file name, for the report."""
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    fig.savefig(out / f"{name}.png", dpi=110)
-    plt.close(fig)
+    """Write `out/name.png` (`io.plotting.save_figure`); the file name, for the report."""
+    save_figure(fig, out / f"{name}.png", dpi=110)
     return f"{name}.png"
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def draw_figures(plan: dict, outcome: dict, out: Path) -> dict[str, str]:
@@ -38,7 +27,7 @@ def draw_figures(plan: dict, outcome: dict, out: Path) -> dict[str, str]:
     `equipartition.png` (valley energy minus `d T(t) / 2` through the decays),
     `loss_curves.png`, `equal_area.png`, `valley.png`: each only if its sweep ran.
     """
-    plt = _pyplot()
+    plt = pyplot()
     figs = {}
     lr_star = plan["lr_star"]
     # The continuum theory shifted by the SGD bath reference's own offset (MC - theory),

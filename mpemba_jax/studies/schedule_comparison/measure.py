@@ -18,7 +18,8 @@ import numpy as np
 
 # The one place the study reaches the engine's batch driver (`mj.run_batch`).
 from ...engine import run_batch
-from ...theory import bath_equilibrium, extended_bin_masses, schedule_theory, theory_observables
+from ...theory import (bath_equilibrium, extended_bin_masses, schedule_theory,
+                       theory_observables, valley_moments)
 from ...validation import tv_between, tv_distance
 from .sweeps import Sweep
 from .verdicts import claim_verdicts
@@ -146,21 +147,16 @@ def measure_runs(sw: Sweep, batch, run_: dict, ref: dict | None = None) -> dict:
 
 def measure_valley(sw: Sweep, batch) -> dict:
     """Final valley second moment per coordinate, `v = 2 <E> / (a d)`, against the
-    exact Euler–Maruyama recursion `v <- (1 - a eta)^2 v + 2 g eta^2` (discrete SGD,
-    `dt = 1`) and, for the greedy anneal, the closed form `1 / (1/v0 + a^2 K / (2 g))`."""
+    exact Euler–Maruyama recursion `theory.valley_moments` (discrete SGD, `dt = 1`:
+    `v <- (1 - a eta)^2 v + 2 g eta^2`) and, for the greedy anneal, the closed form `1 / (1/v0 + a^2 K / (2 g))`."""
     d, g = sw.landscape.valley_dim, sw.temperature_scale
     runs = {}
     for i, name in enumerate(batch.names):
         info = sw.info[name]
         a, n0, K = info["curvature"], info["decay_start"], info["anneal"]
         scale = 2.0 / (a * d)
-        lr = batch.lr_steps[i]
-        v = 0.0
-        v_path = np.zeros(sw.n_steps + 1)
-        for s in range(sw.n_steps):
-            v_path[s] = v
-            v = (1 - a * lr[s]) ** 2 * v + 2 * g * lr[s] ** 2
-        v_path[-1] = v
+        v_path = valley_moments(batch.lr_steps[i], a, sw.dt, np.arange(sw.n_steps + 1),
+                                time=sw.time, temperature_scale=g)
         v0 = v_path[n0]
         r = batch.record_index(info["measure"])
         final = {

@@ -71,7 +71,7 @@ def write_outputs(plan: dict, outcome: dict, out: str | os.PathLike, *,
     """Write every output into `out` (replacing it once complete); with `report_dir`,
     also the report and its figures there (replacing that directory too)."""
     out = Path(out)
-    with _atomic_tree(out, overwrite=True) as tmp:
+    with atomic_directory(out, overwrite=True) as tmp:
         tmp.chmod(0o755)  # a temporary directory is private; the output is not
         for sweep, res in outcome.items():
             if sweep.startswith("_"):
@@ -118,28 +118,3 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
-class _atomic_tree(atomic_directory):
-    """`atomic_directory` for a directory with subdirectories (`runs/<sweep>/`).
-
-    Stopgap: `atomic_directory.__exit__` opens every top-level entry as a file
-    to fsync it, which fails on a subdirectory. Once it fsyncs the files of the
-    whole tree, this class goes and `atomic_directory` is used directly; the
-    rename-into-place below is the same as there.
-    """
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return False
-        for f in self.tmp.rglob("*"):
-            if f.is_file():
-                with open(f, "rb+") as fh:
-                    os.fsync(fh.fileno())
-        old = None
-        if self.path.exists():
-            old = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
-            os.rename(self.path, old)
-        os.rename(self.tmp, self.path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        return False
