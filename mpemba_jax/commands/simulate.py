@@ -11,6 +11,8 @@ from pathlib import Path
 from ..io import config as _config
 from ..io.plotting import plot_histograms
 from ..engine import SimulationDiverged, simulate
+from ..engine.distributed import is_writer
+from . import distributed as _distributed
 
 
 def add_parser(sub):
@@ -50,13 +52,17 @@ def run(args) -> int:
         if every is not None and every < 1:
             raise ValueError(f"--checkpoint-every must be an integer >= 1; got {every}")
         ckpt = out.with_name(out.name + ".checkpoint") if every is not None else None
-    if out.exists() and not args.overwrite:
+    # Before any JAX computation: join a multi-process run if the flags or the
+    # config ask for one. Every process runs; process 0 alone writes the result.
+    _distributed.start(args, cfg.get("distributed"))
+    writer = is_writer()
+    if writer and out.exists() and not args.overwrite:
         raise FileExistsError(f"{out} already exists; pass --overwrite to replace it")
     landscape, schedule, kwargs = _config.build_run(cfg)
     if ckpt is not None:
         kwargs.update(checkpoint=ckpt, checkpoint_every=every, resume=args.resume is not None)
         if args.resume is None:
-            if (ckpt / "checkpoint.npz").exists():
+            if any(ckpt.glob("checkpoint*.npz")):
                 raise FileExistsError(f"{ckpt} holds a checkpoint of an earlier run; continue it "
                                       f"with --resume {ckpt}, or remove it")
             _write_resume(ckpt, {"config": cfg, "checkpoint_every": every, "out": str(out)})
@@ -65,8 +71,12 @@ def run(args) -> int:
         result = simulate(landscape, schedule, progress=not args.no_progress, **kwargs)
     except SimulationDiverged as e:
         partial = out.with_name(out.name + ".partial")
-        e.partial_result.save(partial, overwrite=args.overwrite)
+        if writer:
+            e.partial_result.save(partial, overwrite=args.overwrite)
         raise ValueError(f"{e} (records before it saved to {partial})") from None
+    if not writer:  # process 0 writes the result and removes the checkpoint
+        return 0
+
     def extra(tmp: Path) -> None:
         plot_histograms(result, tmp / "histograms.png")
         (tmp / "config.json").write_text(json.dumps(cfg, indent=2))
@@ -87,7 +97,7 @@ _RESUME = "run.json"
 def _write_resume(ckpt: Path, info: dict) -> None:
     """What `--resume` needs to rebuild the run, written atomically into the checkpoint dir."""
     ckpt.mkdir(parents=True, exist_ok=True)
-    tmp = ckpt / (_RESUME + ".tmp")
+    tmp = ckpt / f"{_RESUME}.{os.getpid()}.tmp"  # every process writes the same content
     with open(tmp, "w") as f:
         json.dump(info, f, indent=2)
         f.flush()

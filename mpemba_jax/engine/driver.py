@@ -38,7 +38,7 @@ from . import initial as _initial
 from . import kernels as _kernels
 from . import noise as _noise
 from . import recording as _recording
-from .checkpoint import CheckpointStore
+from .checkpoint import CheckpointStore, local_blocks
 from .plan import RunPlan
 
 __all__ = ["execute", "SimulationDiverged", "Totals"]
@@ -121,11 +121,18 @@ def _execute(plan: RunPlan, progress: bool, store: CheckpointStore | None,
     names = _recording.term_names(tuple(n for n, _ in plan.observables))
     R = len(plan.record_steps)
     totals = Totals.zeros(S, R, plan.bins.n_bins, len(names), plan.n_groups, n_hist)
+    if store is not None:  # what this process holds: its blocks of every chunk
+        ids = jax.device_put(jnp.arange(cb, dtype=jnp.uint32), by_block)
+        store.layout = {"process_index": jax.process_index(),
+                        "process_count": jax.process_count(),
+                        "devices": len(plan.devices), "blocks": list(local_blocks(ids)[1])}
     saved = store.load() if store is not None else None
     if saved is not None:
         totals = Totals(saved.counts, saved.sums, saved.group_sums)
     first_chunk = saved.chunk if saved is not None else 0
-    bar = Progress(S * plan.n_blocks * B * plan.n_steps, enabled=progress, label=label)
+    # One progress line for the whole run (process 0's), in global particle-steps.
+    bar = Progress(S * plan.n_blocks * B * plan.n_steps,
+                   enabled=progress and jax.process_index() == 0, label=label)
     done = float(first_chunk * S * cb * B * plan.n_steps)
     steps_per_call = max(1, (1 << 22) // (S * cb * B))
 
@@ -144,8 +151,10 @@ def _execute(plan: RunPlan, progress: bool, store: CheckpointStore | None,
         s = 0
         if saved is not None and saved.x is not None and c == first_chunk:
             # Resume inside this chunk: records at steps < s are in the totals.
-            xs = [jax.device_put(jnp.asarray(v), by_block) for v in saved.x]
-            ys = [jax.device_put(jnp.asarray(v), by_block) for v in saved.y]
+            xs = [jax.make_array_from_process_local_data(by_block, v, x0.shape)
+                  for v, x0 in zip(saved.x, xs)]
+            ys = [jax.make_array_from_process_local_data(by_block, v, y0.shape)
+                  for v, y0 in zip(saved.y, ys)]
             s = saved.step
             done += s * S * cb * B
         last_saved = s
@@ -173,7 +182,8 @@ def _execute(plan: RunPlan, progress: bool, store: CheckpointStore | None,
                                              1, 4 * max(n, steps_per_call)))
                 if store is not None and s - last_saved >= store.every:
                     # Before the record at `s` (if any): resuming takes it.
-                    store.save(c, s, np.stack(xs), np.stack(ys), totals, plan.lr_table)
+                    store.save(c, s, np.stack([local_blocks(v)[0] for v in xs]),
+                               np.stack([local_blocks(v)[0] for v in ys]), totals, plan.lr_table)
                     last_saved = s
             for i in range(S):
                 counts, block_sums = record(xs[i], ys[i], valid, histogram_of)

@@ -219,7 +219,9 @@ def make_plan(landscape, schedules, *, n_particles, n_steps=None, dt, seed=0, in
     bins = _recording.make_bins(bins, bin_range, region)
     observables = _check_observables(observables, landscape.valley_dim)
 
-    devices = tuple(jax.local_devices() if devices is None else devices)
+    if devices is None:  # every device of the run: all processes' under jax.distributed
+        devices = jax.devices() if jax.process_count() > 1 else jax.local_devices()
+    devices = tuple(devices)
     if not devices:
         raise ValueError("devices must name at least one device")
     if chunk_size is None:

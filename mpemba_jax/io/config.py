@@ -1,8 +1,8 @@
 """TOML run configurations, checked key by key.
 
 A config is a TOML file with sections `[landscape]`, `[schedule]`, `[init]`,
-`[simulation]` and `[output]` (see `experiments/configs/demo.toml`). Every
-key is checked for name, type and range; a bad one raises `ValueError` naming
+`[simulation]`, `[output]` and `[distributed]` (multi-process runs; see
+`experiments/configs/demo.toml`). Every key is checked for name, type and range; a bad one raises `ValueError` naming
 `section.key`. `DEMO` is the default run of `mpemba-jax simulate`.
 """
 
@@ -50,6 +50,10 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                    "block_size": ((int,), False), "generator": ((str,), False),
                    "integrator": ((str,), False), "noise": ((str,), False)},
     "output": {"dir": ((str,), False)},
+    # Multi-process runs (jax.distributed); the command-line flags override these.
+    "distributed": {"enabled": ((bool,), False), "coordinator": ((str,), False),
+                    "num_processes": ((int,), False), "process_id": ((int,), False),
+                    "heartbeat_timeout": ((int,), False)},
 }
 # Keys each kind takes, and those it requires: for schedules, the parameters of
 # the builder in `schedules.BUILDERS` (and those without a default).

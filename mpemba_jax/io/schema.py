@@ -112,8 +112,9 @@ def list_of(key: str, v: Any, check: Callable[[str, Any], Any], *,
 
 
 def typed(key: str, v: Any, types: tuple[type, ...]):
-    """`v` if it is an instance of one of `types` (a `bool` never counts as a number)."""
-    if isinstance(v, bool) or not isinstance(v, types):
+    """`v` if it is an instance of one of `types` (a `bool` counts only as a `bool`,
+    never as a number)."""
+    if (isinstance(v, bool) and bool not in types) or not isinstance(v, types):
         names = " or ".join(t.__name__ for t in types)
         raise ValueError(f"config key '{key}' must be of type {names}; got {v!r}")
     return v
