@@ -35,9 +35,9 @@ from .integrators import EXPLICIT_VALLEY, INTEGRATORS
 
 __all__ = ["RunPlan", "make_plan", "default_chunk_size"]
 
-# Particles of all schedules together per device and chunk: small enough for a
-# laptop's cache hierarchy on CPU, large enough to fill an accelerator.
-_CHUNK_CPU, _CHUNK_ACCELERATOR = 1 << 20, 1 << 27
+# Particles of all schedules together per device and chunk on CPU: small enough
+# for a laptop's cache hierarchy (accelerators: from their memory, below).
+_CHUNK_CPU = 1 << 20
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -225,7 +225,7 @@ def make_plan(landscape, schedules, *, n_particles, n_steps=None, dt, seed=0, in
     if not devices:
         raise ValueError("devices must name at least one device")
     if chunk_size is None:
-        chunk_size = default_chunk_size(devices, len(items), block_size)
+        chunk_size = default_chunk_size(devices, len(items), block_size, landscape.valley_dim)
     chunk_blocks = _chunk_blocks(positive_int("chunk_size", chunk_size), n_particles,
                                  block_size, len(devices))
     return RunPlan(
@@ -242,10 +242,26 @@ def make_plan(landscape, schedules, *, n_particles, n_steps=None, dt, seed=0, in
     )
 
 
-def default_chunk_size(devices: Sequence, n_schedules: int, block_size: int) -> int:
-    """Particles of each schedule held in memory at once, by backend: the budget of
-    all schedules' particles per device, shared among the `n_schedules`."""
-    per_device = _CHUNK_CPU if devices[0].platform == "cpu" else _CHUNK_ACCELERATOR
+def default_chunk_size(devices: Sequence, n_schedules: int, block_size: int,
+                       valley_dim: int = 1) -> int:
+    """Particles of each schedule held in memory at once: the budget of all
+    schedules' particles per device, shared among the `n_schedules`.
+
+    On CPU 2^20 per device (measured: the caches, not the memory, limit it).
+    On an accelerator a quarter of the device's memory (`memory_stats()`'s
+    `bytes_limit`; 16 GiB if it does not say) at about `4 (4 (d + 1) + 16)`
+    bytes a particle (state, noise and the reductions' temporaries in float32),
+    as a power of two between 2^20 and 2^28.
+    """
+    if devices[0].platform == "cpu":
+        per_device = _CHUNK_CPU
+    else:
+        try:
+            limit = (devices[0].memory_stats() or {}).get("bytes_limit") or 16 << 30
+        except Exception:  # noqa: BLE001 - backends without memory statistics
+            limit = 16 << 30
+        fits = limit // 4 // (4 * (4 * (valley_dim + 1) + 16))
+        per_device = 1 << int(np.clip(int(fits).bit_length() - 1, 20, 28))
     return max(block_size, per_device * len(devices) // n_schedules)
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -43,6 +42,7 @@ from ..engine.integrators import INTEGRATORS
 from ..presets import preset
 from ..schedules import constant
 from ..engine import default_chunk_size, point, simulate
+from ..engine.driver import versions
 
 __all__ = ["run_benchmark", "DEFAULT_CONFIGS"]
 
@@ -189,15 +189,13 @@ def diffrax_rate(land, lr: float, dt: float, n: int, steps: int, every: int, *,
 
 
 def _versions() -> dict:
-    out = {"python": platform.python_version(), "jax": jax.__version__,
-           "jaxlib": getattr(jax.lib, "__version__", None), "numpy": np.__version__}
-    for name in ("diffrax", "lineax", "equinox", "optax"):
+    """The run's versions (`engine.driver.versions`) and those of the contenders."""
+    out = versions()
+    for name in ("diffrax", "lineax", "equinox"):
         try:
             out[name] = __import__(name).__version__
         except ImportError:
             out[name] = None
-    from .. import __version__
-    out["mpemba_jax"] = __version__
     return out
 
 

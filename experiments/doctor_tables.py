@@ -1,0 +1,56 @@
+"""Regenerate the doctor tables of docs/performance.md from committed doctor JSON.
+
+    python experiments/doctor_tables.py [docs/bench/doctor-cpu-quick.json ...]
+
+Each JSON was written by `mpemba-jax doctor` (see docs/performance.md); its
+table replaces the section between the `doctor-quick` markers (a GPU run's,
+`docs/bench/doctor-gpu.json`, the `doctor-gpu` markers when present).
+"""
+
+import json
+import sys
+from pathlib import Path
+
+from mpemba_jax.io.markdown import replace_section, table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def render(report: dict, source: str) -> str:
+    dev = report["devices"]
+    kind = dev["devices"][0]["kind"]
+    tp = report["throughput"]
+    rows = []
+    for config, r in tp["configs"].items():
+        rows.append([f"`{config}`", f"{r['particle_steps_per_s']:.3g}",
+                     f"{r['of_noise_alone']:.2f}", f"{r['of_roofline']:.3f}"])
+    checks = ", ".join(f"{name}: {'passed' if c['passed'] else 'skipped' if c['passed'] is None else 'FAILED'}"
+                       for name, c in report["correctness"].items())
+    peak = report["peak_memory"]
+    mem = (f"peak device memory {peak['device_bytes'] / 2**30:.2f} GiB"
+           if peak.get("device_bytes") else
+           f"peak host RSS {peak['host_rss_bytes'] / 2**30:.2f} GiB")
+    return (
+        f"`{report['command']}` on {dev['backend']} ({kind}, {dev['device_count']} device(s), "
+        f"{dev['cpu_count']} CPU cores), JAX {report['versions']['jax']}, "
+        f"{report['wall_seconds']:.0f} s wall"
+        + (f", load average {report['load_average'][0]:.1f} when it started (other jobs shared "
+           "the machine; timings are wall clock)" if report.get("load_average") else "")
+        + f"; JSON: [`{source}`]({Path(source).relative_to('docs')}).\n\n"
+        f"Correctness: {checks}.\n\n"
+        f"Throughput at {tp['n_particles']:,} particles x {tp['n_steps']} steps (streaming "
+        f"bandwidth measured {tp['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s); {mem}.\n\n"
+        + table(["integrator/noise", "particle-steps/s", "of the noise alone", "of the roofline"],
+                rows))
+
+
+def main(paths):
+    for path in paths or ["docs/bench/doctor-cpu-quick.json"]:
+        report = json.loads((ROOT / path).read_text())
+        name = "doctor-quick" if report["quick"] else f"doctor-{report['devices']['backend']}"
+        changed = replace_section(ROOT / "docs" / "performance.md", name, render(report, path))
+        print(f"{path} -> docs/performance.md [{name}]{' (changed)' if changed else ''}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
