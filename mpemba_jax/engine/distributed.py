@@ -53,9 +53,18 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
         return process_info()
     # CPU devices of different processes need a collectives library (no effect on GPU/TPU).
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
-                               process_id=process_id,
-                               heartbeat_timeout_seconds=int(heartbeat_timeout))
+    try:
+        jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
+                                   process_id=process_id,
+                                   heartbeat_timeout_seconds=int(heartbeat_timeout))
+    except ValueError as e:
+        if all(given):
+            raise
+        raise ValueError(
+            "found no cluster environment to detect the processes of the run from (SLURM, "
+            "Open MPI, Kubernetes, ...): give coordinator HOST:PORT, num_processes N and "
+            f"process_id I (CLI: --coordinator, --num-processes, --process-id); JAX said: {e}"
+        ) from None
     return process_info()
 
 

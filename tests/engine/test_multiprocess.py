@@ -160,3 +160,17 @@ def test_resuming_with_another_number_of_processes_is_refused(tmp_path):
         mj.simulate(mj.preset("double_well"), mj.constant(0.05), n_particles=100, n_steps=10,
                     dt=1.0, init=mj.point(-1.0), progress=False, checkpoint=tmp_path,
                     resume=True)
+
+
+def test_distributed_arguments_are_checked():
+    from mpemba_jax.engine import distributed
+
+    with pytest.raises(ValueError, match="give all of coordinator"):
+        distributed.initialize("localhost:1234", None, 0)
+    with pytest.raises(ValueError, match=r"process_id must be an integer in \[0, num_processes=2\)"):
+        distributed.initialize("localhost:1234", 2, 2)
+    with pytest.raises(ValueError, match="coordinator must be HOST:PORT"):
+        distributed.initialize("localhost", 2, 0)
+    assert distributed.describe_failure(RuntimeError("boom")) == "process 0 of 1 failed: RuntimeError: boom"
+    assert "another process of the run failed" in distributed.describe_failure(
+        RuntimeError("DEADLINE_EXCEEDED: GetKeyValue() timed out"))
