@@ -71,6 +71,7 @@ def test_optax_schedules_unwrapped_and_recorded_lr_equals_schedule():
     assert batch.lr[2][batch.steps == 325][0] == pytest.approx(0.01)
 
 
+@pytest.mark.statistical
 def test_equipartition_on_a_stable_plateau():
     # Harmonic valley, time="lr_area", a dt = 10 * 2e-4 = 0.002: the Euler–Maruyama
     # stationary energy exceeds d T / 2 by 1 / (1 - a dt / 2) - 1 = 0.1 %, a fifth of

@@ -106,6 +106,7 @@ KILLED_RUN = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sigkill_at_a_random_moment_then_resume(tmp_path):
     """Kill a checkpointing run with SIGKILL at a random moment; resuming it must
     give exactly the uninterrupted result, wherever the kill landed."""

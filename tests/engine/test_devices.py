@@ -13,12 +13,15 @@ import os
 import subprocess
 import sys
 import textwrap
+
+import pytest
 from pathlib import Path
 
 CHILD = textwrap.dedent("""
     import json
     import jax
     import numpy as np
+import pytest
     import mpemba_jax as mj
 
     assert jax.device_count() == 4, jax.devices()
@@ -48,6 +51,7 @@ CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_one_and_four_devices_give_identical_results():
     env = dict(os.environ)
     env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4").strip()

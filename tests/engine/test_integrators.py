@@ -32,6 +32,7 @@ NOISES = ("gaussian", "rademacher", "three_point")
 
 
 # -- harmonic: exact discrete stationary variances ------------------------------
+@pytest.mark.statistical
 @pytest.mark.parametrize("noise", NOISES)
 @pytest.mark.parametrize("integrator", INTEGRATORS)
 def test_harmonic_stationary_variance_of_each_scheme(integrator, noise):
@@ -55,6 +56,7 @@ def test_harmonic_stationary_variance_of_each_scheme(integrator, noise):
     assert res.metadata["integrator"] == integrator and res.metadata["noise"] == noise
 
 
+@pytest.mark.statistical
 def test_valley_exact_is_stable_at_any_valley_stiffness():
     # mu a dt = 5: beyond the explicit valley step's limit of 2.
     lr, k, a, dt = 0.05, 1.0, 50.0, 2.0
@@ -98,6 +100,8 @@ def _double_well_var_error(integrator, h, noise, n=1_000_000):
     return res.observables["y_var"][-1] - var, res.standard_errors["y_var"][-1]
 
 
+@pytest.mark.slow
+@pytest.mark.statistical
 @pytest.mark.parametrize("integrator, noise", [("euler_maruyama", "gaussian"),
                                                 ("valley_exact", "three_point")])
 def test_double_well_weak_order_one(integrator, noise):
@@ -112,6 +116,8 @@ def test_double_well_weak_order_one(integrator, noise):
     assert order_se < 0.15
 
 
+@pytest.mark.slow
+@pytest.mark.statistical
 def test_double_well_leimkuhler_matthews_error_is_below_first_order():
     # Where Euler–Maruyama's error is ~18 SE, LM's is within the noise; at four
     # times that step LM is still more accurate than Euler–Maruyama.
@@ -157,6 +163,7 @@ def _lm_chain_stationary(force, T, h, lo, hi, n=700, n_xi=301):
     return c, p @ (spread / spread.sum(1, keepdims=True))
 
 
+@pytest.mark.statistical
 def test_leimkuhler_matthews_matches_its_discrete_stationary_law():
     # A soft double well (bounded V'', so h = 0.6 is stable) with a constant
     # valley: the river is a 1D LM chain whose stationary law is computed
@@ -187,6 +194,7 @@ def test_leimkuhler_matthews_matches_its_discrete_stationary_law():
 
 
 # -- walls, splitting, chunking ---------------------------------------------------
+@pytest.mark.statistical
 @pytest.mark.parametrize("integrator", INTEGRATORS)
 def test_free_diffusion_between_walls_stays_uniform(integrator):
     # Mirror reflection is exact for free diffusion; a Leimkuhler–Matthews river

@@ -71,6 +71,7 @@ def test_cheap_noise_is_unpacked_from_raw_words(kind):
     np.testing.assert_array_equal(got, expected.astype(np.float32))
 
 
+@pytest.mark.statistical
 @pytest.mark.parametrize("kind", ["gaussian", "rademacher", "three_point"])
 def test_noise_moments_and_independence(kind):
     # 2^21 variates per column. Exact moments E xi^k, k = 1..6, and the
@@ -110,6 +111,7 @@ def test_noise_moments_and_independence(kind):
         assert abs(c / np.sqrt(3) - 1) < 2e-5 and abs(p * 6 - 1) < 4e-5
 
 
+@pytest.mark.statistical
 def test_three_point_matches_gaussian_moments_through_the_fifth():
     p, c = noise.THREE_POINT_P, noise.THREE_POINT_C
     moments = [2 * p * c**k if k % 2 == 0 else 0.0 for k in range(1, 6)]

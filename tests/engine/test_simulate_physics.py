@@ -23,6 +23,7 @@ def _var_and_se(res, r=-1):
     return res.observables["y_var"][r], res.standard_errors["y_var"][r]
 
 
+@pytest.mark.statistical
 def test_harmonic_equilibrium_variance_and_equipartition(dtype="float32"):
     # mu k dt = mu a dt = 0.002: the Euler–Maruyama stationary variance exceeds
     # T / k by the factor 1 / (1 - mu k dt / 2) = 1.001, a third of one SE here.
@@ -41,6 +42,7 @@ def test_harmonic_equilibrium_variance_and_equipartition(dtype="float32"):
     assert np.all(res.counts.sum(1) + res.underflow + res.overflow == 200_000)
 
 
+@pytest.mark.statistical
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_harmonic_discrete_stationary_variance_has_em_bias(dtype):
     # At mu k dt = 0.5 Euler–Maruyama's stationary variance is
@@ -60,6 +62,7 @@ def test_harmonic_discrete_stationary_variance_has_em_bias(dtype):
                      0.5 * lr / (1 - h / 2), "EM valley energy")
 
 
+@pytest.mark.statistical
 @pytest.mark.parametrize("time", ["steps", "lr_area"])
 def test_displaced_mean_relaxes_at_rate_mu_k(time):
     # mu = lr ("steps") or 1 ("lr_area"); choose dt so that mu k dt = 0.002 in both.
@@ -80,6 +83,7 @@ def test_displaced_mean_relaxes_at_rate_mu_k(time):
     assert np.all(np.abs(rate / (mu * k) - 1) < 0.01)
 
 
+@pytest.mark.statistical
 def test_free_diffusion_msd_is_2_mu_T_t():
     # flat river, walls at +-20: the spread sqrt(2 mu T t) <= 0.45 never reaches them
     lr = 0.01
@@ -93,6 +97,7 @@ def test_free_diffusion_msd_is_2_mu_T_t():
     assert np.all(res.underflow == 0) and np.all(res.overflow == 0)
 
 
+@pytest.mark.statistical
 def test_euler_maruyama_weak_order_one():
     # E[y^2] at t for the OU river from y = 0, exact: (T/k)(1 - e^{-2 mu k t}).
     # Steps from h = mu k dt = 0.4 down to 0.05, where the weak error (~ h T / 2k)
@@ -128,6 +133,8 @@ def _boltzmann_bin_probabilities(land, T, edges, lo, hi):
     return np.array([integrate.quad(w, a, b)[0] for a, b in zip(edges[:-1], edges[1:])]) / z
 
 
+@pytest.mark.slow
+@pytest.mark.statistical
 def test_equilibrium_sampler_matches_boltzmann_marginal():
     land = mj.preset("double_well", valley_dim=2)
     lr, n = 0.05, 1_000_000
@@ -157,6 +164,7 @@ def test_equilibrium_sampler_matches_boltzmann_marginal():
                      land.valley_dim * lr / 2, "valley energy at sampling")
 
 
+@pytest.mark.statistical
 def test_reflecting_walls_conserve_particles_and_keep_equilibrium():
     # flat river in [-0.5, 0.5]: equilibrium is uniform and the mirror-folded
     # Gaussian step of reflected Brownian motion is exact, so after many wall
@@ -178,6 +186,7 @@ def FAMILY_P(m):  # noqa: N802 - reads as a constant
     return 0.0027 / m
 
 
+@pytest.mark.statistical
 def test_walls_with_drift_keep_boltzmann_state():
     # a linear river V = g y pushes particles onto the lower wall: the truncated
     # exponential exp(-g y / T) on [0, 1]. Reflection is exact only without
