@@ -21,6 +21,11 @@ from mpemba_jax.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# The run both sides make: one process alone, and two (CHILD).
+KW = """dict(n_particles=5000, n_steps=60, dt=1.0, seed=17, init=mj.point(-0.28),
+          record_every=20, block_size=256, bins=30, progress=False, n_groups=8,
+          integrator="leimkuhler_matthews")"""
+
 CHILD = textwrap.dedent("""
     import sys
     import numpy as np
@@ -30,9 +35,7 @@ CHILD = textwrap.dedent("""
     assert info["process_count"] == 2 and info["devices"] == 2, info
     import mpemba_jax as mj
     land = mj.preset("box_wells")
-    kw = dict(n_particles=5000, n_steps=60, dt=1.0, seed=17, init=mj.point(-0.28),
-              record_every=20, block_size=256, bins=30, progress=False, n_groups=8,
-              integrator="leimkuhler_matthews")
+    kw = KW
     res = mj.simulate(land, mj.wsd(0.03, 0.01, 5, 20, 20), **kw)
     batch = mj.run_batch(land, {"a": mj.constant(0.02), "b": mj.constant(0.012)}, **kw)
     if distributed.is_writer():
@@ -94,13 +97,11 @@ def _wait(procs, timeout=120):
 def test_two_processes_equal_one_bit_for_bit(tmp_path):
     out, port = tmp_path / "two.npz", _port()
     script = tmp_path / "child.py"
-    script.write_text(CHILD)
+    script.write_text(CHILD.replace("KW", KW))
     _wait(_launch(lambda i: [sys.executable, str(script), str(i), str(port), str(out)]))
     two = np.load(out)
     land = mj.preset("box_wells")
-    kw = dict(n_particles=5000, n_steps=60, dt=1.0, seed=17, init=mj.point(-0.28),
-              record_every=20, block_size=256, bins=30, progress=False, n_groups=8,
-              integrator="leimkuhler_matthews")
+    kw = eval(KW, {"mj": mj})
     one = mj.simulate(land, mj.wsd(0.03, 0.01, 5, 20, 20), **kw)
     batch = mj.run_batch(land, {"a": mj.constant(0.02), "b": mj.constant(0.012)}, **kw)
     for name, a, b in (("counts", two["counts"], one.counts), ("sums", two["sums"], one.sums),
