@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("presets", "simulate", "bench", "theory", "compare_schedules", "validate")
+COMMANDS = ("presets", "simulate", "bench", "theory", "compare_schedules", "validate", "calibrate")
 
 
 def build_parser() -> argparse.ArgumentParser:
