@@ -54,6 +54,7 @@ from .statistics import merge_cells as merge_cells
 from .statistics import pearson_chi2 as pearson_chi2
 from .statistics import tv_between as tv_between
 from .statistics import tv_distance as tv_distance
+from .statistics import tv_null_se as tv_null_se
 from .statistics import tv_statistics as tv_statistics
 from .verdict import Verdict as Verdict
 from .verdict import validate as validate
@@ -68,6 +69,6 @@ __all__ = [
     # calibrated verdicts (issue 12)
     "aggregate_chi2", "binomial_interval", "combine_outcomes", "em_bias_resolved",
     "equivalence_check", "fit_amplitude", "jackknife_tv_rate", "outcome_kind",
-    "rate_difference", "relaxation_check", "NOTHING_PREDICTED", "STRADDLES_MARGIN",
+    "rate_difference", "relaxation_check", "tv_null_se", "NOTHING_PREDICTED", "STRADDLES_MARGIN",
     "WINDOW_TOO_SHORT",
 ]

@@ -30,7 +30,7 @@ from numpy.typing import ArrayLike
 from ..theory import total_variation
 
 __all__ = ["tv_distance", "tv_between", "merge_cells", "pearson_chi2", "expected_tv",
-           "tv_statistics", "binomial_interval"]
+           "tv_statistics", "tv_null_se", "binomial_interval"]
 
 
 def tv_distance(counts: np.ndarray, reference: np.ndarray, *, predicted: np.ndarray | None = None,
@@ -216,23 +216,46 @@ def tv_statistics(counts: ArrayLike, reference: ArrayLike) -> dict:
         d = f - r
         v = f * (1 - f) / n
         p = np.clip(r + np.sign(d) * np.sqrt(np.maximum(d * d - 2.0 * v, 0.0)), 0.0, 1.0)
-        c = n * r
-        mad = _mean_abs_dev(n, p, c)
-        var_i = n * p * (1 - p) + (n * p - c) ** 2 - mad**2
-        # s_i = P(X > c) - P(X < c)
-        k = np.floor(c)
-        below = np.where(c > k, _binom_cdf(k, n, p),
-                         np.where(k >= 1, _binom_cdf(k - 1, n, p), 0.0))
-        inside = (k >= 0) & (k < n)
-        above = np.where(inside, scipy.special.bdtrc(np.clip(k, 0, max(n - 1, 0)), n, p),
-                         np.where(k < 0, 1.0, 0.0))
-        s = above - below
-        var = np.sum(np.maximum(var_i, 0.0)) - n * ((s @ p) ** 2 - np.sum(s**2 * p**2))
         out["tv"].append(total_variation(f, r))
         out["floor"].append(expected_tv(r, r, n))
-        out["se"].append(0.5 * math.sqrt(max(var, 0.0)) / n)
+        out["se"].append(_tv_sd(n, p, r))
     shape = n_arr.shape
     return {k: np.asarray(v, float).reshape(shape) for k, v in out.items()}
+
+
+def _tv_sd(n: int, p: np.ndarray, r: np.ndarray) -> float:
+    """Delta-method standard deviation of `tv` for `X ~ Multinomial(n, p)` against `r`
+    (the variance formula of `tv_statistics`)."""
+    c = n * r
+    mad = _mean_abs_dev(n, p, c)
+    var_i = n * p * (1 - p) + (n * p - c) ** 2 - mad**2
+    # s_i = P(X > c) - P(X < c)
+    k = np.floor(c)
+    below = np.where(c > k, _binom_cdf(k, n, p), np.where(k >= 1, _binom_cdf(k - 1, n, p), 0.0))
+    inside = (k >= 0) & (k < n)
+    above = np.where(inside, scipy.special.bdtrc(np.clip(k, 0, max(n - 1, 0)), n, p),
+                     np.where(k < 0, 1.0, 0.0))
+    s = above - below
+    var = np.sum(np.maximum(var_i, 0.0)) - n * ((s @ p) ** 2 - np.sum(s**2 * p**2))
+    return 0.5 * math.sqrt(max(var, 0.0)) / n
+
+
+def tv_null_se(probs: ArrayLike, reference: ArrayLike, n: int) -> np.ndarray:
+    """Standard deviation of `tv` to `reference` for `X ~ Multinomial(n, probs)`: the
+    error under a hypothesis, not from the data.
+
+    `tv_statistics`' data-based `se` serves intervals; a test of `tv = E[tv]`
+    divides by this one instead. The data-based error is smaller when the
+    sample's `tv` happens to be small (the two are correlated), which made the
+    test reject too often at small `n` (1024 particles in 32 cells: 8.9% at a
+    nominal 5% on a single record, 5.6% with this one; 4000 draws).
+    `probs`: `(..., n_cells)`; returns `(...)`.
+    """
+    p = np.asarray(probs, float)
+    r = np.asarray(reference, float)
+    flat = p.reshape(-1, p.shape[-1])
+    return np.asarray([_tv_sd(int(n), np.clip(row, 0.0, 1.0), r) for row in flat]).reshape(
+        p.shape[:-1])
 
 
 def binomial_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:

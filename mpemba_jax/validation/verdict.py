@@ -56,7 +56,7 @@ from .checks import HEAVY_TAILED, INCONCLUSIVE, NOT_VERIFIED, VERIFIED, Check, J
 from .aggregate import aggregate_chi2
 from .fits import fit_decay, fit_log_rate, gls_chi2
 from .predict import cell_probabilities, predict
-from .statistics import expected_tv, pearson_chi2, tv_statistics
+from .statistics import expected_tv, pearson_chi2, tv_null_se, tv_statistics
 
 __all__ = ["Verdict", "validate", "Check", "VERIFIED", "NOT_VERIFIED", "INCONCLUSIVE",
            "HEAVY_TAILED"]
@@ -82,7 +82,8 @@ class Verdict(JsonRecord):
       tv, tv_se, tv_floor: histogram TV distance to the bath equilibrium,
         its standard error and its noise floor `(R,)`.
       tv_expected: `E[tv]` under the predicted bin probabilities (what the
-        histogram distance should read); tv_binned: the noise-free binned
+        histogram distance should read); tv_null_se: the standard deviation of
+        `tv` under them (the test of `tv = E[tv]` divides by it); tv_binned: the noise-free binned
         theory distance; tv_theory: the theory on its fine grid `(R,)`.
       tv_resolved: `(tv - tv_floor) / tv_se > z` (one-sided at `level`) `(R,)`.
       modes: `{k: {"A", "se", "theory", "z", "source", "binning_error"}}`.
@@ -107,6 +108,7 @@ class Verdict(JsonRecord):
     tv_se: np.ndarray
     tv_floor: np.ndarray
     tv_expected: np.ndarray
+    tv_null_se: np.ndarray
     tv_binned: np.ndarray
     tv_theory: np.ndarray
     tv_resolved: np.ndarray
@@ -212,6 +214,7 @@ def validate(
 
     tvs = tv_statistics(counts, ref)
     tv_exp = np.array([expected_tv(probs[r], ref, int(n[r])) for r in range(R)])
+    tv_se0 = np.array([tv_null_se(probs[r], ref, int(n[r])) for r in range(R)])
     tv_binned = total_variation(probs, ref)
     tv_theory = total_variation(masses, theory.stationary_masses)
     resolved = (tvs["tv"] - tvs["floor"]) > z1 * tvs["se"]
@@ -323,11 +326,12 @@ def validate(
         detail=(f"sum of X^2 - dof = {agg['excess']:.4g} +- {agg['excess_se']:.3g} over {R} "
                 f"records ({agg['excess'] / R:.3g} per record); an excess of {detectable:.3g} "
                 "would be seen with 80% power")))
-    z_tv = (tvs["tv"] - tv_exp) / np.where(tvs["se"] > 0, tvs["se"], np.inf)
+    z_tv = (tvs["tv"] - tv_exp) / np.where(tv_se0 > 0, tv_se0, np.inf)
     p_tv = float(min(1.0, 2 * scipy.stats.norm.sf(np.max(np.abs(z_tv))) * R))
     checks.insert(2, Check(
         claim="TV distance to equilibrium matches the theory as measured (E[tv] at this N and binning)",
-        test="|tv - E[tv]| / SE per record, Bonferroni over the records",
+        test=("|tv - E[tv]| / SE per record, SE under the predicted probabilities, Bonferroni "
+              "over the records"),
         level=level, statistic=float(np.max(np.abs(z_tv))), p_value=p_tv,
         outcome=VERIFIED if p_tv > level else NOT_VERIFIED,
         detail=f"{int(resolved.sum())} of {R} records resolved above the noise floor"))
@@ -337,6 +341,7 @@ def validate(
         times=t, steps=np.asarray(result.steps), n=n, prediction=info,
         chi2=chi2, chi2_dof=dof, chi2_pvalues=pv, chi2_aggregate=agg,
         tv=tvs["tv"], tv_se=tvs["se"], tv_floor=tvs["floor"], tv_expected=tv_exp,
+        tv_null_se=tv_se0,
         tv_binned=tv_binned, tv_theory=tv_theory, tv_resolved=resolved,
         modes=mode_out, rates=rates, eigenvalues=np.asarray(lam), separation=sep,
         level=level, checks=checks, warnings=warn,
