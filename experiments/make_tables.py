@@ -76,7 +76,7 @@ def calibration_power(cal: dict) -> str:
         ncp = a.get("noncentrality_per_particle", math.nan)
         out += [f"**{alt}** (case {a['case']}; chi-square noncentrality per record "
                 + ", ".join(f"{ncp * int(n):.2g} at N = {n}" for n in ns) + ")", "",
-                f"| check | " + " | ".join(f"N = {n}" for n in ns) + " |",
+                "| check | " + " | ".join(f"N = {n}" for n in ns) + " |",
                 "|---|" + "---|" * len(ns)]
         for check in per_n[ns[0]]:
             out.append(f"| {check} | " + " | ".join(_rate_cell(per_n[n][check], level)

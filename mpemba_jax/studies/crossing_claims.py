@@ -42,7 +42,7 @@ from ..validation import (HEAVY_TAILED, NOT_VERIFIED, VERIFIED, Check, CrossingV
                           rate_difference, relaxation_check)
 
 __all__ = ["STARTS", "equivalence_margin", "crossing_checks", "strong_point_check",
-           "relaxation_claim", "histogram_claim"]
+           "a3_nonzero_check", "relaxation_claim", "histogram_claim"]
 
 STARTS = ("cold", "hot", "star")
 
@@ -71,6 +71,16 @@ def strong_point_check(v: Verdict, fp: FokkerPlanck, lr: float, margin: float, l
                              level, detail=detail)
 
 
+def a3_nonzero_check(v: Verdict, level: float, *, claim: str) -> Check:
+    """`|A_3(0)| / SE > z_{1-level/2}`: the `lambda_3` channel is present in run `v`."""
+    z3 = float(v.modes[3]["A"][0] / v.modes[3]["se"][0])
+    return Check(claim=claim, test="|A_3(0)| / SE > z_{1-level/2}", level=level, statistic=z3,
+                 p_value=float(2 * scipy.stats.norm.sf(abs(z3))),
+                 outcome=(HEAVY_TAILED if v.modes[3]["heavy_tailed"] else VERIFIED
+                          if abs(z3) > scipy.stats.norm.isf(level / 2) else NOT_VERIFIED),
+                 detail=f"z = {z3:.1f}")
+
+
 def relaxation_claim(name: str, res: dict, verdicts: dict[str, Verdict], fp: FokkerPlanck,
                      plateau: float, margin: float, level: float) -> tuple[Check, dict]:
     """"Relaxation of run `name` runs at lambda_3, not lambda_2", against the cold run
@@ -83,13 +93,7 @@ def relaxation_claim(name: str, res: dict, verdicts: dict[str, Verdict], fp: Fok
         diff = rate_difference(res[name], v, res["cold"], verdicts["cold"], fp,
                                t_min=1.0 / fp.eigenvalues[2])
         parts.append(relaxation_check(diff, level, claim=f"{name} relaxes faster than cold"))
-    z3 = float(v.modes[3]["A"][0] / v.modes[3]["se"][0])
-    heavy = v.modes[3]["heavy_tailed"]
-    parts.append(Check(claim="A_3 is not zero", test="|A_3(0)| / SE > z_{1-level/2}", level=level,
-                       statistic=z3, p_value=float(2 * scipy.stats.norm.sf(abs(z3))),
-                       outcome=(HEAVY_TAILED if heavy else VERIFIED
-                                if abs(z3) > scipy.stats.norm.isf(level / 2) else NOT_VERIFIED),
-                       detail=f"z = {z3:.1f}"))
+    parts.append(a3_nonzero_check(v, level, claim="A_3 is not zero"))
     what = ("lambda_2 channel absent (equivalence)", "faster than the cold run (rate difference)",
             "lambda_3 channel present")
     labels = what if diff is not None else (what[0], what[2])
@@ -140,12 +144,7 @@ def crossing_checks(results: dict, verdicts: dict[str, Verdict], cross: Crossing
                          statistic=c.statistic, p_value=c.p_value, outcome=c.outcome,
                          detail=c.detail))
     out.append(strong_point_check(verdicts["star"], fp, plateaus["star"], margin, level))
-    z3 = float(verdicts["star"].modes[3]["A"][0] / verdicts["star"].modes[3]["se"][0])
-    out.append(Check(claim="at lr*, A_3 is not zero", test="|A_3(0)| / SE > z_{1-level/2}",
-                     level=level, statistic=z3, p_value=float(2 * scipy.stats.norm.sf(abs(z3))),
-                     outcome=(HEAVY_TAILED if verdicts["star"].modes[3]["heavy_tailed"] else
-                              VERIFIED if abs(z3) > scipy.stats.norm.isf(level / 2)
-                              else NOT_VERIFIED), detail=f"z = {z3:.1f}"))
+    out.append(a3_nonzero_check(verdicts["star"], level, claim="at lr*, A_3 is not zero"))
     diffs = {}
     for k in ("star", "cold"):
         c, diffs[k] = relaxation_claim(k, results, verdicts, fp, plateaus[k], margin, level)

@@ -184,8 +184,10 @@ def run_mpemba_crossing(landscape, *, lr_bath: float = 0.01, lr_cold: float | No
                 np.mean((v.chi2 - v.chi2_dof)[v.times > 0]))
         treatment = ("reported: the continuum theory leaves out the Euler–Maruyama bias at dt; "
                      "em_bias predicts it and a resolved bias is named in the histogram claims")
-    else:
+    elif described["kind"] == "chain":
         treatment = "removed: the theory is that of the discrete chain at the run's dt"
+    else:
+        treatment = f"not estimated: the theory was given ({described['kind']})"
     checks, diffs = crossing_checks(results, verdicts, cross, fp, lrs, a, level, bias)
     return CrossingStudy(
         landscape=landscape, fp=fp, plateaus=lrs, amplitudes=a, n_particles=n_particles,
