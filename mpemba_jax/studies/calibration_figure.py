@@ -21,7 +21,7 @@ def draw_power_figure(calibration: dict, path) -> None:
     rows = -(-n_panels // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
     checks = list(next(iter(next(iter(calibration["size"].values())).values())))
-    colors = {c: f"C{i % 10}" for i, c in enumerate(checks)}
+    colors = {c: pyplot().get_cmap("tab20")(i % 20) for i, c in enumerate(checks)}
     markers = {c: "os^vD<>ph*x+"[i % 12] for i, c in enumerate(checks)}
 
     def panel(ax, table, title):
@@ -50,7 +50,7 @@ def draw_power_figure(calibration: dict, path) -> None:
     for ax, case in zip(axes.ravel()[len(alts):], cases):
         panel(ax, calibration["size"][case], f"size: {case} (dashed: nominal)")
         ax.set_ylim(-0.005, max(0.1, 4 * level))
-    axes.ravel()[0].legend(fontsize=6, frameon=False, loc="upper left")
+    axes.ravel()[len(alts)].legend(fontsize=6, frameon=False, loc="upper right", ncol=2)
     for ax in axes.ravel()[n_panels:]:
         ax.axis("off")
     fig.suptitle(f"calibration: {calibration['settings']['n_replicates']} runs per case and N",

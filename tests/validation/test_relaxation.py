@@ -22,7 +22,9 @@ def _diff(delta, se, predicted, reason=None):
 
 @pytest.mark.parametrize("diff, outcome", [
     (_diff(0.010, 0.002, 0.011), VERIFIED),        # faster, as predicted
-    (_diff(0.001, 0.002, 0.011), NOT_VERIFIED),    # not significantly faster
+    (_diff(0.003, 0.002, 0.004), INCONCLUSIVE),    # as predicted, but not resolved
+    (_diff(0.001, 0.002, 0.011), NOT_VERIFIED),    # far slower than predicted
+    (_diff(-0.006, 0.002, -0.002), NOT_VERIFIED),  # significantly slower
     (_diff(0.010, 0.001, 0.020), NOT_VERIFIED),    # faster, but not as predicted
     (_diff(0.0, 0.0, 0.0, "window too short"), WINDOW_TOO_SHORT),
     (_diff(0.0, 0.0, 0.0, "below noise floor"), INCONCLUSIVE),
