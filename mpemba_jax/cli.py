@@ -13,7 +13,8 @@ import sys
 
 from .commands import distributed as _distributed
 
-COMMANDS = ("presets", "simulate", "bench", "doctor", "theory", "compare_schedules", "validate")
+COMMANDS = ("presets", "simulate", "bench", "doctor", "theory", "compare_schedules", "validate",
+            "calibrate")
 # Subcommands that run simulations and can join a multi-process run.
 DISTRIBUTED = ("simulate", "compare-schedules", "validate")
 

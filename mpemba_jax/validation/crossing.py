@@ -19,7 +19,8 @@ import scipy.stats
 from numpy.typing import ArrayLike
 
 from ..theory import FokkerPlanck
-from .checks import INCONCLUSIVE, NOT_VERIFIED, VERIFIED, Check, JsonRecord
+from .checks import (INCONCLUSIVE, NOT_VERIFIED, NOTHING_PREDICTED, VERIFIED, WINDOW_TOO_SHORT,
+                     Check, JsonRecord)
 
 if TYPE_CHECKING:  # annotations only: verdict.py re-exports this module's names
     from .verdict import Verdict
@@ -36,6 +37,7 @@ class CrossingVerdict(JsonRecord):
     predicted: crossing of the theory curves as measured (`E[tv]` of each run);
     predicted_binned: of the noise-free binned theory distances;
     predicted_continuum: `theory.crossing_time` on the fine grid (quenches).
+    resolved: both curves resolved above their floors next to the predicted crossing.
     check: the stated test.
     """
 
@@ -126,11 +128,26 @@ def validate_crossing(v_a: Verdict, v_b: Verdict, *, theory: FokkerPlanck | None
     noise-free binned crossing and, with `theory` and two quenches from
     equilibrium, `theory.crossing_time` on the fine grid.
 
-    Check: "verified" if a crossing is found, the prediction lies in the
-    interval and both curves are resolved above their noise floors between the
-    bracketing records (or if none is predicted within the records and none is
-    found); "inconclusive (below noise floor)" if a curve is not resolved there
-    (near the predicted crossing when none is found); otherwise "not verified".
+    No verdict without evidence. Let `t_x` be the predicted crossing (of
+    `tv_expected`; where that lies beyond the records, `theory.crossing_time`,
+    else the binned one), `s = (se_a^2 + se_b^2)^(1/2)` and `z_B` the detection
+    threshold of `find_crossing`. Before anything is compared:
+
+    * the records must cover `t_x` plus a margin: some record after `t_x` at
+      which the predicted difference `|E tv_a - E tv_b|` reaches `z_B s` (where
+      a crossing becomes detectable at all), and one before it likewise;
+      otherwise "inconclusive (window too short)" if the predicted difference
+      is still growing at the last record (a longer run would reach it), else
+      "inconclusive (below noise floor)";
+    * both curves must be resolved above their noise floors at the records
+      bracketing `t_x`, else "inconclusive (below noise floor)".
+
+    Then: "verified" if a crossing is found and its interval contains the
+    prediction; "not verified" if no crossing is found. A crossing found with
+    an interval that misses the prediction is "not verified" whatever the
+    window (a false crossing is found with probability at most `level`). With no crossing predicted at all, a found crossing is "not
+    verified" and none found is "inconclusive (no crossing predicted)": there
+    was nothing to verify.
     """
     t = v_a.times
     if len(t) != len(v_b.times) or not np.allclose(t, v_b.times):
@@ -144,31 +161,61 @@ def validate_crossing(v_a: Verdict, v_b: Verdict, *, theory: FokkerPlanck | None
         if (ia.get("kind") == ib.get("kind") == "equilibrium" and v_a.prediction["method"].startswith(
                 "quench") and v_b.prediction["method"].startswith("quench")):
             pred_cont = theory.crossing_time(ia["lr"], ib["lr"])
+    t_x = next((x for x in (pred, pred_cont, pred_binned) if math.isfinite(x)), math.nan)
     lo, hi = found["ci"]
-    if found["found"]:
-        near = (t >= found["t1"]) & (t <= found["t2"])
-        resolved = bool(np.all(v_a.tv_resolved[near]) and np.all(v_b.tv_resolved[near]))
+    window = _evidence(t, v_a, v_b, t_x, level)
+    if not math.isfinite(t_x):
+        outcome = NOT_VERIFIED if found["found"] else NOTHING_PREDICTED
+    elif found["found"] and not lo <= t_x <= hi:
+        outcome = NOT_VERIFIED  # a significant crossing elsewhere refutes at any window
+    elif window["outcome"] is not None:
+        outcome = window["outcome"]
     else:
-        near = np.ones_like(t, bool) if not math.isfinite(pred) else (
-            np.abs(t - pred) <= np.diff(t).max(initial=0.0))
-        resolved = bool(np.all(v_a.tv_resolved[near]) and np.all(v_b.tv_resolved[near]))
-    if found["found"] and math.isfinite(pred):
-        outcome = (VERIFIED if lo <= pred <= hi else NOT_VERIFIED) if resolved else INCONCLUSIVE
-    elif found["found"]:  # a crossing where the theory predicts none in the window
-        outcome = NOT_VERIFIED
-    elif math.isfinite(pred):
-        outcome = NOT_VERIFIED if resolved else INCONCLUSIVE
-    else:  # none predicted within the records, none found
-        outcome = VERIFIED
+        outcome = VERIFIED if found["found"] else NOT_VERIFIED
     detail = (f"measured {found['time']:.4g} in [{lo:.4g}, {hi:.4g}]; predicted (as measured) "
-              f"{pred:.4g}, binned {pred_binned:.4g}, continuum {pred_cont:.4g}")
+              f"{pred:.4g}, binned {pred_binned:.4g}, continuum {pred_cont:.4g}; records to "
+              f"t = {t[-1]:.4g}; {window['detail']}")
     check = Check(
         claim="the distance curves cross where the theory predicts",
         test=(f"{100 * (1 - level):g}% confidence interval by test inversion (|delta tv| <= "
-              "z SE, two independent runs) contains the predicted crossing of E[tv]; both curves "
-              "resolved above the noise floor between the bracketing records"),
+              "z SE, two independent runs) contains the predicted crossing; only when the "
+              "records cover it plus the margin where the predicted difference reaches the "
+              "detection threshold, and both curves are resolved above the floor there"),
         level=level, statistic=found["time"], p_value=None, outcome=outcome, detail=detail)
     return CrossingVerdict(
         time=found["time"], ci=(lo, hi), level=level, predicted=pred,
-        predicted_binned=pred_binned, predicted_continuum=pred_cont, resolved=resolved,
-        check=check, detail=found)
+        predicted_binned=pred_binned, predicted_continuum=pred_cont,
+        resolved=window["resolved"], check=check, detail=found)
+
+
+def _evidence(t: np.ndarray, v_a: Verdict, v_b: Verdict, t_x: float, level: float) -> dict:
+    """Whether the records can show a crossing at `t_x` at all (see `validate_crossing`):
+    `{"outcome": None or an inconclusive outcome, "resolved", "detail"}`."""
+    if not math.isfinite(t_x):
+        return {"outcome": None, "resolved": False, "detail": "no crossing predicted"}
+    s = np.hypot(v_a.tv_se, v_b.tv_se)
+    z_b = scipy.stats.norm.isf(level / (2 * len(t)))
+    d_th = np.abs(np.asarray(v_a.tv_expected) - np.asarray(v_b.tv_expected))
+    detectable = d_th >= z_b * s
+    before, after = detectable & (t < t_x), detectable & (t > t_x)
+    i_after = np.searchsorted(t, t_x, side="right")
+    bracket = [i for i in (i_after - 1, i_after) if 0 <= i < len(t)]
+    resolved = bool(all(v_a.tv_resolved[i] and v_b.tv_resolved[i] for i in bracket))
+    if t_x > t[-1]:
+        return {"outcome": WINDOW_TOO_SHORT, "resolved": resolved,
+                "detail": f"the predicted crossing {t_x:.4g} lies beyond the last record"}
+    if not after.any():
+        growing = len(t) >= 2 and d_th[-1] > d_th[-2]
+        t_need = "a longer window" if growing else "more particles"
+        return {"outcome": WINDOW_TOO_SHORT if growing else INCONCLUSIVE, "resolved": resolved,
+                "detail": (f"after {t_x:.4g} the predicted difference stays below the detection "
+                           f"threshold z_B SE (largest {np.max((d_th / s)[t > t_x]):.2f} SE "
+                           f"against z_B = {z_b:.2f}): needs {t_need}")}
+    if not before.any() or not resolved:
+        return {"outcome": INCONCLUSIVE, "resolved": resolved,
+                "detail": ("a curve is not resolved above its noise floor next to the predicted "
+                           "crossing" if not resolved else "before the predicted crossing the "
+                           "difference stays below the detection threshold")}
+    return {"outcome": None, "resolved": resolved,
+            "detail": (f"predicted difference detectable from t = {t[after][0]:.4g} on; both "
+                       "curves resolved above the floor next to the crossing")}

@@ -3,6 +3,7 @@
 - `exp_covariance`: the exact covariance of `A_k(t)` between record times,
   `e^{-lambda_k |t - s|} SE(min(s, t))^2`;
 - `gls_chi2`: `A_k(t) - a_k e^{-lambda_k t}` tested jointly with it;
+- `fit_amplitude`: the GLS estimate of `a_k` in `a_k e^{-lambda_k t}` at a known rate;
 - `fit_decay`: generalised least squares of `A e^{-r t}` (same covariance,
   iterated at the fitted `r`), Gauss–Newton on `(A, r)`;
 - `fit_log_rate`: weighted least squares of `ln d = c - r t` for a distance.
@@ -16,7 +17,7 @@ import numpy as np
 import scipy.stats
 from numpy.typing import ArrayLike
 
-__all__ = ["exp_covariance", "gls_chi2", "fit_decay", "fit_log_rate"]
+__all__ = ["exp_covariance", "gls_chi2", "fit_amplitude", "fit_decay", "fit_log_rate"]
 
 
 def exp_covariance(t: ArrayLike, se: ArrayLike, rate: float) -> np.ndarray:
@@ -105,6 +106,25 @@ def gls_chi2(t: ArrayLike, resid: ArrayLike, se: ArrayLike, rate: float) -> tupl
     cov = exp_covariance(t, se, rate)
     x2 = float(resid @ np.linalg.solve(cov, resid))
     return x2, len(t), float(scipy.stats.chi2.sf(x2, len(t)))
+
+
+def fit_amplitude(t: ArrayLike, a: ArrayLike, se: ArrayLike, rate: float) -> tuple[float, float]:
+    """GLS estimate of `A` in `a(t) = A e^{-rate t}` at a known rate, and its standard error.
+
+    With `m = e^{-rate t}` and `C = exp_covariance(t, se, rate)`,
+    `A = m^T C^{-1} a / m^T C^{-1} m` and `SE(A) = (m^T C^{-1} m)^{-1/2}`.
+    For an eigenmode projection the records after the first add innovations
+    only, so `A` is close to `a(0)` and `SE(A)` to `se(0)`; the fit uses them
+    all the same. `t`, `a`, `se`: `(R,)`.
+    """
+    t, a, se = (np.asarray(v, float) for v in (t, a, se))
+    order = np.argsort(t)
+    t, a, se = t[order], a[order], se[order]
+    m = np.exp(-rate * t)
+    cov = exp_covariance(t, se, rate)
+    w_m = np.linalg.solve(cov, m)
+    info = float(m @ w_m)
+    return float(w_m @ a / info), float(1.0 / math.sqrt(info))
 
 
 def fit_log_rate(t: ArrayLike, d: ArrayLike, se: ArrayLike) -> dict:

@@ -6,7 +6,9 @@ schedule produce and tests the run against it at every record time:
 - Pearson chi-square of the river histogram (under/overflow included as
   cells) against the predicted bin probabilities `P_i(t)`, adjacent cells
   merged until every expected count is `>= min_expected`;
-  `dof = n_cells - 1`, p-value `chi2.sf(X^2, dof)`;
+  `dof = n_cells - 1`, p-value `chi2.sf(X^2, dof)`; and summed over all
+  records (`aggregate_chi2`), its null calibrated by the run's replicate
+  groups, so that a small bias present at every record is seen;
 - the total-variation distance to equilibrium from the histogram,
   `D = 0.5 sum_i |n_i / n - pi_i|` over bins and under/overflow, with
     * its noise floor, the exact expectation of `D` for a multinomial sample
@@ -51,9 +53,10 @@ from ..io.results import jsonable
 from ..record import SimulationResult
 from ..theory import FokkerPlanck, tau_x, total_variation
 from .checks import HEAVY_TAILED, INCONCLUSIVE, NOT_VERIFIED, VERIFIED, Check, JsonRecord
+from .aggregate import aggregate_chi2
 from .fits import fit_decay, fit_log_rate, gls_chi2
 from .predict import cell_probabilities, predict
-from .statistics import expected_tv, pearson_chi2, tv_statistics
+from .statistics import expected_tv, pearson_chi2, tv_null_se, tv_statistics
 
 __all__ = ["Verdict", "validate", "Check", "VERIFIED", "NOT_VERIFIED", "INCONCLUSIVE",
            "HEAVY_TAILED"]
@@ -73,10 +76,14 @@ class Verdict(JsonRecord):
       prediction: how the theory was propagated ("quench (spectral sum)",
         "quench (evolve)" or "schedule (evolve)") and from what.
       chi2, chi2_dof, chi2_pvalues: Pearson statistic, dof, p-value `(R,)`.
+      chi2_aggregate: the chi-square summed over the records (`aggregate_chi2`:
+        statistic, dof, p-value, `excess` = the summed noncentrality estimate
+        with its null SE `excess_se`, and how the null was calibrated).
       tv, tv_se, tv_floor: histogram TV distance to the bath equilibrium,
         its standard error and its noise floor `(R,)`.
       tv_expected: `E[tv]` under the predicted bin probabilities (what the
-        histogram distance should read); tv_binned: the noise-free binned
+        histogram distance should read); tv_null_se: the standard deviation of
+        `tv` under them (the test of `tv = E[tv]` divides by it); tv_binned: the noise-free binned
         theory distance; tv_theory: the theory on its fine grid `(R,)`.
       tv_resolved: `(tv - tv_floor) / tv_se > z` (one-sided at `level`) `(R,)`.
       modes: `{k: {"A", "se", "theory", "z", "source", "binning_error"}}`.
@@ -96,10 +103,12 @@ class Verdict(JsonRecord):
     chi2: np.ndarray
     chi2_dof: np.ndarray
     chi2_pvalues: np.ndarray
+    chi2_aggregate: dict
     tv: np.ndarray
     tv_se: np.ndarray
     tv_floor: np.ndarray
     tv_expected: np.ndarray
+    tv_null_se: np.ndarray
     tv_binned: np.ndarray
     tv_theory: np.ndarray
     tv_resolved: np.ndarray
@@ -129,6 +138,7 @@ def validate(
     level: float = 0.01,
     min_expected: float = 5.0,
     fit_tmax: float | None = None,
+    prediction: tuple[np.ndarray, dict] | None = None,
 ) -> Verdict:
     """Test a simulation against the Fokker–Planck theory of its own start and schedule.
 
@@ -160,6 +170,8 @@ def validate(
       level: significance level of every test.
       min_expected: chi-square cells are merged until expected counts reach this.
       fit_tmax: only records with `t <= fit_tmax` enter the rate fits.
+      prediction: `predict(result, theory, schedule)`'s output when it is already
+        at hand (many replicate runs of one start and schedule share it).
 
     Returns: a `Verdict`.
 
@@ -181,7 +193,10 @@ def validate(
     meta = result.metadata
     warn = _mismatches(result, theory)
 
-    masses, info = predict(result, theory, schedule)
+    masses, info = predict(result, theory, schedule) if prediction is None else prediction
+    if masses.shape != (len(result.times), theory.n_grid):
+        raise ValueError(f"prediction masses must have shape (R, n_grid) = ({len(result.times)}, "
+                         f"{theory.n_grid}); got {masses.shape}")
     edges = np.asarray(result.bin_edges, float)
     probs = cell_probabilities(theory, masses, edges)  # (R, n_bins + 2)
     ref = cell_probabilities(theory, theory.stationary_masses[None], edges)[0]
@@ -199,6 +214,7 @@ def validate(
 
     tvs = tv_statistics(counts, ref)
     tv_exp = np.array([expected_tv(probs[r], ref, int(n[r])) for r in range(R)])
+    tv_se0 = np.array([tv_null_se(probs[r], ref, int(n[r])) for r in range(R)])
     tv_binned = total_variation(probs, ref)
     tv_theory = total_variation(masses, theory.stationary_masses)
     resolved = (tvs["tv"] - tvs["floor"]) > z1 * tvs["se"]
@@ -296,11 +312,26 @@ def validate(
         level=level, statistic=float(pv.min()), p_value=p_bonf,
         outcome=VERIFIED if p_bonf > level else NOT_VERIFIED,
         detail=f"{int(np.sum(pv <= level))} of {R} records with p <= {level:g}"))
-    z_tv = (tvs["tv"] - tv_exp) / np.where(tvs["se"] > 0, tvs["se"], np.inf)
-    p_tv = float(min(1.0, 2 * scipy.stats.norm.sf(np.max(np.abs(z_tv))) * R))
+    groups = result.group_counts
+    agg = aggregate_chi2(counts, probs, None if groups is None else
+                         np.asarray(groups)[..., :-1], min_expected=min_expected)
+    z_power = scipy.stats.norm.isf(0.2)  # the excess seen with 80% power (normal approximation)
+    detectable = (z1 + z_power) * agg["excess_se"]
     checks.insert(1, Check(
+        claim="histograms match the predicted bin probabilities jointly over all records",
+        test=("Pearson chi-square summed over the records against its three-moment null "
+              f"({agg['method']})"),
+        level=level, statistic=float(agg["statistic"]), p_value=float(agg["p_value"]),
+        outcome=VERIFIED if agg["p_value"] > level else NOT_VERIFIED,
+        detail=(f"sum of X^2 - dof = {agg['excess']:.4g} +- {agg['excess_se']:.3g} over {R} "
+                f"records ({agg['excess'] / R:.3g} per record); an excess of {detectable:.3g} "
+                "would be seen with 80% power")))
+    z_tv = (tvs["tv"] - tv_exp) / np.where(tv_se0 > 0, tv_se0, np.inf)
+    p_tv = float(min(1.0, 2 * scipy.stats.norm.sf(np.max(np.abs(z_tv))) * R))
+    checks.insert(2, Check(
         claim="TV distance to equilibrium matches the theory as measured (E[tv] at this N and binning)",
-        test="|tv - E[tv]| / SE per record, Bonferroni over the records",
+        test=("|tv - E[tv]| / SE per record, SE under the predicted probabilities, Bonferroni "
+              "over the records"),
         level=level, statistic=float(np.max(np.abs(z_tv))), p_value=p_tv,
         outcome=VERIFIED if p_tv > level else NOT_VERIFIED,
         detail=f"{int(resolved.sum())} of {R} records resolved above the noise floor"))
@@ -308,8 +339,9 @@ def validate(
     sep = _separation(theory)
     return Verdict(
         times=t, steps=np.asarray(result.steps), n=n, prediction=info,
-        chi2=chi2, chi2_dof=dof, chi2_pvalues=pv,
+        chi2=chi2, chi2_dof=dof, chi2_pvalues=pv, chi2_aggregate=agg,
         tv=tvs["tv"], tv_se=tvs["se"], tv_floor=tvs["floor"], tv_expected=tv_exp,
+        tv_null_se=tv_se0,
         tv_binned=tv_binned, tv_theory=tv_theory, tv_resolved=resolved,
         modes=mode_out, rates=rates, eigenvalues=np.asarray(lam), separation=sep,
         level=level, checks=checks, warnings=warn,

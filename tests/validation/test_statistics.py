@@ -19,6 +19,7 @@ from mpemba_jax.validation import (
     pearson_chi2,
     tv_between,
     tv_distance,
+    tv_null_se,
     tv_statistics,
 )
 
@@ -94,3 +95,19 @@ def test_bootstrap_and_exact_distances_are_the_one_total_variation():
     # The bootstrap mean of 400 draws within 4 of its SEs (the sd of one draw's tv is
     # 0.25 of its mean here, measured on 20000 draws; 0.3 allows for that estimate).
     assert abs(d["floor"] - floor) < 4 * 0.3 * floor / math.sqrt(400), (d["floor"], floor)
+
+
+@pytest.mark.statistical
+def test_tv_test_under_the_hypothesis_is_calibrated_at_small_n(cells, coverage_band):
+    """`|tv - E[tv]| / tv_null_se` (the error under the predicted probabilities) rejects
+    5% of multinomial samples of them at 1024 particles in 30 cells, where the data-based
+    error is too small when the sample's tv is (the two are correlated)."""
+    ref, probs = cells
+    n, m = 1024, 2000
+    rng = np.random.default_rng(11)
+    for regime in ("near the floor", "far above it"):
+        p = probs[regime]
+        tv = tv_statistics(rng.multinomial(n, p, size=m), ref)["tv"]
+        z = (tv - expected_tv(p, ref, n)) / tv_null_se(p, ref, n)
+        lo, hi = coverage_band(m)
+        assert lo <= np.mean(np.abs(z) <= 1.96) <= hi, (regime, np.mean(np.abs(z) <= 1.96))
