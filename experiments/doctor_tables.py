@@ -1,22 +1,12 @@
-"""Regenerate the doctor tables of docs/performance.md from committed doctor JSON.
+"""The doctor's table (docs/performance.md) from a committed `mpemba-jax doctor` JSON;
+`experiments/make_tables.py` writes it with the other generated tables."""
 
-    python experiments/doctor_tables.py [docs/bench/doctor-cpu-quick.json ...]
-
-Each JSON was written by `mpemba-jax doctor` (see docs/performance.md); its
-table replaces the section between the `doctor-quick` markers (a GPU run's,
-`docs/bench/doctor-gpu.json`, the `doctor-gpu` markers when present).
-"""
-
-import json
-import sys
 from pathlib import Path
 
-from mpemba_jax.io.markdown import replace_section, table
-
-ROOT = Path(__file__).resolve().parents[1]
+from mpemba_jax.io.markdown import table
 
 
-def render(report: dict, source: str) -> str:
+def doctor_table(report: dict, source: str) -> str:
     dev = report["devices"]
     kind = dev["devices"][0]["kind"]
     tp = report["throughput"]
@@ -43,14 +33,3 @@ def render(report: dict, source: str) -> str:
         + table(["integrator/noise", "particle-steps/s", "of the noise alone", "of the roofline"],
                 rows))
 
-
-def main(paths):
-    for path in paths or ["docs/bench/doctor-cpu-quick.json"]:
-        report = json.loads((ROOT / path).read_text())
-        name = "doctor-quick" if report["quick"] else f"doctor-{report['devices']['backend']}"
-        changed = replace_section(ROOT / "docs" / "performance.md", name, render(report, path))
-        print(f"{path} -> docs/performance.md [{name}]{' (changed)' if changed else ''}")
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -1,8 +1,8 @@
-"""Rewrite the generated tables of README.md and docs/validation.md from committed JSON.
+"""Rewrite the generated tables of README.md and docs/ from committed JSON.
 
-Reads `docs/validation/calibration.json` (`mpemba-jax calibrate`) and
+Reads `docs/validation/calibration.json` (`mpemba-jax calibrate`),
 `docs/validation/crossing/crossing_seed_*.json` (`mpemba-jax validate --results`)
-and replaces the text between each pair of marker comments
+and `docs/bench/doctor-cpu-quick.json` (`mpemba-jax doctor --quick`), and replaces the text between each pair of marker comments
 
     <!-- BEGIN generated: NAME (experiments/make_tables.py) -->
     <!-- END generated: NAME -->
@@ -23,12 +23,17 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from doctor_tables import doctor_table
+from mpemba_jax.io.markdown import replace_section
+
 ROOT = Path(__file__).resolve().parents[1]
 CALIBRATION = ROOT / "docs" / "validation" / "calibration.json"
 CROSSING = ROOT / "docs" / "validation" / "crossing"
+DOCTOR = ROOT / "docs" / "bench" / "doctor-cpu-quick.json"
 TARGETS = {ROOT / "README.md": ("crossing-summary",),
            ROOT / "docs" / "validation.md": ("calibration-size", "calibration-power",
-                                             "crossing-summary", "crossing-seeds")}
+                                             "crossing-summary", "crossing-seeds"),
+           ROOT / "docs" / "performance.md": ("doctor-quick",)}
 
 
 def _cell(text: str) -> str:
@@ -183,14 +188,6 @@ def crossing_seeds(runs: list[dict]) -> str:
     return "\n".join(out)
 
 
-def _replace(text: str, name: str, body: str, path: Path) -> str:
-    pattern = re.compile(rf"(<!-- BEGIN generated: {re.escape(name)} [^>]*-->\n).*?"
-                         rf"(<!-- END generated: {re.escape(name)} -->)", re.S)
-    if not pattern.search(text):
-        raise SystemExit(f"{path}: no markers for {name!r}")
-    return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--check", action="store_true", help="fail if any file would change")
@@ -206,13 +203,19 @@ def main(argv=None) -> int:
         runs = [json.loads(Path(f).read_text()) for f in files]
         tables["crossing-summary"] = crossing_summary(runs) + "\n\n" + crossing_why(runs)
         tables["crossing-seeds"] = crossing_seeds(runs)
+    if DOCTOR.exists():
+        tables["doctor-quick"] = doctor_table(json.loads(DOCTOR.read_text()),
+                                              str(DOCTOR.relative_to(ROOT)))
     changed = []
     for path, names in TARGETS.items():
         text = path.read_text()
         new = text
         for name in names:
             if name in tables:
-                new = _replace(new, name, tables[name], path)
+                try:
+                    new = replace_section(new, name, tables[name])
+                except ValueError as e:
+                    raise SystemExit(f"{path}: {e}") from None
         if new != text:
             changed.append(str(path.relative_to(ROOT)))
             if not args.check:
