@@ -15,6 +15,11 @@ price is first order in time: rates `lambda` come out as
 `ln(1 + lambda dt') / dt'`, a relative error `~ lambda dt' / 2`.
 
 Runs in float64 JAX (`lax.scan`, `lax.linalg.tridiagonal_solve`).
+
+For the discrete chain (`FokkerPlanck(..., dt=h)`, THEORY section 8) the same
+call applies the chain's own kernel at each step's LR, `p <- K(eta_s)^T p`
+(`chain.propagate`): exact for the chain, no time-stepping error, so
+`substeps` is ignored, and `dt` must be the chain's `h`.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from ..schedules import evaluate_schedule
+from .chain import propagate, step_moments
 from .conventions import positive_lr
 from .operator import FokkerPlanck
 
@@ -94,7 +100,8 @@ def evolve(
       dt: step of the piecewise-constant LR (the simulator's step).
       n_steps: number of steps.
       record_steps: step indices `s` in `[0, n_steps]` to record (default every step).
-      substeps: implicit-Euler substeps per step (error `~ 1 / substeps`).
+      substeps: implicit-Euler substeps per step (error `~ 1 / substeps`); the chain
+        (`fp.dt` set) steps exactly and ignores it.
 
     Returns: `Evolution(times (n_rec,), lrs (n_rec,), masses (n_rec, n_grid))`.
 
@@ -130,6 +137,17 @@ def evolve(
         raise ValueError('schedule gives lr = 0, which is T = 0 at mobility 1 (time="lr_area")')
     _check_grid(fp, lrs[lrs > 0])
 
+    lr_rec = lrs[np.minimum(rec, len(lrs) - 1)]
+    if fp.dt is not None:
+        if not math.isclose(dt, fp.dt, rel_tol=1e-12):
+            raise ValueError(f"dt must be the chain's step fp.dt={fp.dt:g}; got {dt:g}")
+        for x in np.unique(lrs[lrs > 0]):
+            fp.check_chain_lr(float(x))
+        slot = np.full(n_steps + 1, len(rec))
+        slot[rec] = np.arange(len(rec))
+        masses = propagate(fp, p0[None], lrs[:n_steps], slot, len(rec), clip=True)[:, 0]
+        masses = masses / masses.sum(-1, keepdims=True)
+        return Evolution(times=rec * dt, lrs=lr_rec, masses=masses)
     g = fp.dynamics.temperature_scale
     temps = g * lrs
     mus = lrs if fp.dynamics.time == "steps" else np.ones_like(lrs)
@@ -149,7 +167,6 @@ def evolve(
             len(rec),
         )
         masses = np.asarray(masses)
-    lr_rec = lrs[np.minimum(rec, len(lrs) - 1)]
     return Evolution(times=rec * dt, lrs=lr_rec, masses=masses)
 
 
@@ -163,6 +180,11 @@ def _check_grid(fp: FokkerPlanck, lrs: np.ndarray) -> None:
         # Warm-ups from near zero are common; the grid then only blurs the
         # coldest stretch, so say so rather than refuse.
         warnings.warn(f"evolve: {err}", stacklevel=3)
+    if fp.dt is not None:
+        sd = float(np.sqrt(step_moments(fp, lo)[1].min()))
+        if sd < fp.h:
+            warnings.warn(f"evolve: at lr={lo:g} the chain's step (sd {sd:.3g}) is narrower than "
+                          f"a cell ({fp.h:.3g}): those steps are lumped to cells", stacklevel=3)
     if fp.landscape.domain is None and hi > fp.lr_max * (1 + 1e-12):
         raise ValueError(
             f"schedule reaches lr={hi:g} > lr_max={fp.lr_max:g}, the hottest LR whose "

@@ -71,8 +71,9 @@ def _bin_range(sw: Sweep):
 
 
 def measure_runs(sw: Sweep, batch, run_: dict, ref: dict | None = None) -> dict:
-    """Final metrics of every run against the continuum bath (`pi_f`, `<V>_pi + d T_f / 2`)
-    and, given the SGD bath reference run `ref`, against the SGD's own stationary state.
+    """Final metrics of every run against the theory's bath (`bath_equilibrium(sw.fp)`: for
+    the chain at the run's step, its stationary river density and the valley at its
+    stationary variance) and, given the SGD bath reference run `ref`, against that run.
 
     Histograms are extended by the cells outside the bins (`n_bins + 2` cells);
     TV errors come from a multinomial bootstrap (`tv_distance`, `tv_between`).
