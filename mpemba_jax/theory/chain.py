@@ -26,10 +26,12 @@ centre `y_i`) the kernel is applied in two factors, `K = D G`:
 - `D` (deposition): the Gaussian mass `N(fold(m_i), tau_i)` of every cell,
   folded at the walls, with `tau_i = s_i^2 - s_c^2 - dx^2 / 12`. Lumping a
   landing point to its cell adds `dx^2 / 12` of variance (Sheppard), which the
-  `- dx^2 / 12` takes back, so the lattice step has mean and variance exact
-  to `O(exp(-2 pi^2 tau / dx^2))`; `tau >= 2.25 dx^2` keeps that below 1e-18.
+  `- dx^2 / 12` takes back, so the lattice step has the chain's mean and
+  variance up to the aliasing terms of Poisson's sum, `~ 4 sd^2 exp(-2 pi^2
+  sd^2 / dx^2)` for the deposited Gaussian's `sd^2 = tau_i`; `tau_i + dx^2 / 12
+  >= dx^2` keeps them below ~6e-8 of `dx` and `dx^2` (a test measures 5e-8).
 - `G` (convolution): the sampled Gaussian of variance
-  `s_c^2 = min_i s_i^2 - 2.25 dx^2`, the same for every cell, folded at the
+  `s_c^2 = min_i s_i^2 - dx^2`, the same for every cell, folded at the
   walls: a circular convolution of the mirror-extended masses (period
   `2 n`), by FFT in `propagate` and as a sparse Toeplitz + Hankel matrix in
   `kernel_matrix`. When `s_c < dx` the sampled Gaussian's variance would be
@@ -54,7 +56,8 @@ import numpy as np
 import scipy.sparse
 import scipy.special
 
-from .valley import valley_variance
+from .conventions import mobility_of, temperature_of
+from .valley import valley_moment_update, valley_variance
 
 __all__ = ["CHAIN_INTEGRATORS", "step_moments", "effective_free_energy", "kernel_matrix",
            "propagate", "stencil_radius", "stability_limit"]
@@ -70,13 +73,15 @@ _SC_MIN = 1.0
 _TAIL = 8.0
 
 
-def _moments(y, vp, a, ap, mu, temp, h, integrator):
-    """`(m, s^2)` of one river step from the centres `y (n,)`, `V' (n,)`, `a, a' (n, d)`.
+def _moments(y, vp, a, ap, mu, temp, h, integrator, v=None):
+    """`(m, s^2)` of one river step from the centres `y (n,)`, `V' (n,)`, `a, a' (n, d)`,
+    with the valley at its stationary variance, or at `v (n, d)` when given.
 
     Plain arithmetic: NumPy or JAX arrays (the same formula in `kernel_matrix`
     and inside `propagate`'s `jit`)."""
     c = mu * h
-    v = valley_variance(integrator, mu, temp, a, h)  # (n, d)
+    if v is None:
+        v = valley_variance(integrator, mu, temp, a, h)  # (n, d)
     mean = y - c * (vp + 0.5 * (ap * v).sum(-1))
     var = 2.0 * c * temp + 0.5 * c * c * (ap * ap * v * v).sum(-1)
     return mean, var
@@ -114,9 +119,7 @@ def stability_limit(fp, lr: float) -> float:
 
 
 def _mu_temp(fp, lr: float) -> tuple[float, float]:
-    lr = float(lr)
-    mu = lr if fp.dynamics.time == "steps" else 1.0
-    return mu, fp.dynamics.temperature_scale * lr
+    return mobility_of(fp.dynamics, lr), temperature_of(fp.dynamics, lr)
 
 
 # -- the two factors ------------------------------------------------------------
@@ -214,56 +217,90 @@ def kernel_matrix(fp, lr: float, dt: float | None = None) -> scipy.sparse.csr_ma
 
 # -- the kernel applied step after step (evolve) --------------------------------------
 def propagate(fp, vectors: np.ndarray, lrs: np.ndarray, slot: np.ndarray, n_rec: int,
-              clip: bool) -> np.ndarray:
+              clip: bool, valley_moment: np.ndarray | None = None) -> np.ndarray:
     """`p_{s+1} = K(lr_s)^T p_s` for `s < len(lrs)`, recording `p_s` in `slot[s]`.
 
     Args: `vectors (b, n_grid)` start vectors (masses, or signed residuals);
     `lrs (S,)` the LR of each step; `slot (S + 1,)` the record slot of each step
     index (`n_rec` for "not recorded"); `clip` sets negative round-off of the
-    FFT to 0 after each step (for masses). Returns `(n_rec, b, n_grid)`.
+    FFT to 0 after each step (for masses); `valley_moment (n_grid, d)`, when
+    given, is the valley's second moment per coordinate at step 0 in every
+    river cell: it then follows `valley.valley_moment_update` cell by cell and
+    the push uses it (EM and LM push with `x_s`, before the valley's update;
+    `valley_exact` with `x_{s+1}`, after it) instead of the stationary
+    variance: the valley's lag after a decay, to leading order (THEORY section 8).
+    Returns `(n_rec, b, n_grid)`.
     """
     lrs = np.asarray(lrs, np.float64)
     mu = lrs if fp.dynamics.time == "steps" else np.ones_like(lrs)
     temps = fp.dynamics.temperature_scale * lrs
-    # The stencil's static width: the widest any step of the table needs.
-    distinct = np.unique(lrs)
-    var = np.stack([step_moments(fp, x)[1] for x in distinct]) if len(distinct) else np.zeros((1, fp.n_grid))
-    radius = stencil_radius(var, fp.h)
+    track = valley_moment is not None
+    if track:
+        v0 = np.broadcast_to(np.asarray(valley_moment, np.float64), fp.curvature_values.shape)
+        radius = _tracked_radius(fp, v0, mu, temps)
+    else:
+        v0 = np.zeros((1, 1))
+        # The stencil's static width: the widest any step of the table needs.
+        distinct = np.unique(lrs)
+        var = np.stack([step_moments(fp, x)[1] for x in distinct]) if len(distinct) else \
+            np.zeros((1, fp.n_grid))
+        radius = stencil_radius(var, fp.h)
     # Static shapes padded to a few sizes, so that runs with other record counts or
     # slightly wider steps reuse one compiled program.
     n_buf = 1 << max(3, int(n_rec - 1).bit_length())
     slot = np.where(np.asarray(slot) >= n_rec, n_buf, slot)
     radius = 4 * math.ceil(radius / 4)
     with jax.enable_x64(True):
-        out = _run(jnp.asarray(vectors, jnp.float64), jnp.asarray(mu), jnp.asarray(temps),
-                   jnp.asarray(slot), jnp.asarray(fp.centres), jnp.asarray(fp.river_slope_values),
-                   jnp.asarray(fp.curvature_values), jnp.asarray(fp.curvature_slope_values),
-                   float(fp.dt), fp.integrator, float(fp.edges[0]), float(fp.h), int(radius),
-                   int(n_buf), bool(clip))
+        out = _run(jnp.asarray(vectors, jnp.float64), jnp.asarray(v0), jnp.asarray(mu),
+                   jnp.asarray(temps), jnp.asarray(slot), jnp.asarray(fp.centres),
+                   jnp.asarray(fp.river_slope_values), jnp.asarray(fp.curvature_values),
+                   jnp.asarray(fp.curvature_slope_values), float(fp.dt), fp.integrator,
+                   float(fp.edges[0]), float(fp.h), int(radius), int(n_buf), bool(clip), track)
         return np.asarray(out[:n_rec])
 
 
-@functools.partial(jax.jit, static_argnums=(8, 9, 10, 11, 12, 13, 14))
-def _run(p0, mus, temps, slot, y, vp, a, ap, h, integrator, lo, dx, radius, n_rec, clip):
+def _tracked_radius(fp, v0, mu, temps) -> int:
+    """The stencil's width for `propagate` with the valley tracked: the same recursion
+    on the host, step by step, and the widest stencil any step needs."""
+    v, w, radius = v0.copy(), np.zeros_like(v0), 0
+    for m, t in zip(mu, temps):
+        v_next, w = valley_moment_update(fp.integrator, v, w, m, t, fp.curvature_values, fp.dt)
+        v_push = v_next if fp.integrator == "valley_exact" else v
+        _, var = _moments(fp.centres, fp.river_slope_values, fp.curvature_values,
+                          fp.curvature_slope_values, m, t, fp.dt, fp.integrator, v_push)
+        radius = max(radius, stencil_radius(var, fp.h))
+        v = v_next
+    return radius
+
+
+@functools.partial(jax.jit, static_argnums=(9, 10, 11, 12, 13, 14, 15, 16))
+def _run(p0, v0, mus, temps, slot, y, vp, a, ap, h, integrator, lo, dx, radius, n_rec, clip, track):
     b, n = p0.shape
 
     def step(carry, inputs):
-        p, buf = carry
+        p, v, w, buf = carry
         mu, temp, s = inputs
         buf = buf.at[s].set(p)
-        mean, var = _moments(y, vp, a, ap, mu, temp, h, integrator)
+        if track:
+            v_next, w_next = valley_moment_update(integrator, v, w, mu, temp, a, h, jnp)
+            v_push = v_next if integrator == "valley_exact" else v
+            mean, var = _moments(y, vp, a, ap, mu, temp, h, integrator, v_push)
+            v, w = v_next, w_next
+        else:
+            mean, var = _moments(y, vp, a, ap, mu, temp, h, integrator)
         sc2, _ = _split(jnp, var, dx)
-        cols, w = _deposit(jnp, mean, var, lo, dx, n, sc2, radius)
-        q = jax.vmap(lambda pr: jax.ops.segment_sum((pr[:, None] * w).ravel(), cols.ravel(),
+        cols, wts = _deposit(jnp, mean, var, lo, dx, n, sc2, radius)
+        q = jax.vmap(lambda pr: jax.ops.segment_sum((pr[:, None] * wts).ravel(), cols.ravel(),
                                                     num_segments=n))(p)
         ghat = jnp.fft.rfft(_taps(jnp, sc2, dx, n))
         ext = jnp.concatenate([q, q[:, ::-1]], axis=1)
         p = jnp.fft.irfft(jnp.fft.rfft(ext, axis=1) * ghat, 2 * n, axis=1)[:, :n]
         if clip:
             p = jnp.maximum(p, 0.0)
-        return (p, buf), None
+        return (p, v, w, buf), None
 
     buf = jnp.zeros((n_rec + 1, b, n), p0.dtype)
-    (p, buf), _ = jax.lax.scan(step, (p0, buf), (mus, temps, slot[:-1]))
+    v = v0 if track else jnp.zeros((1, 1))
+    (p, v, w, buf), _ = jax.lax.scan(step, (p0, v, jnp.zeros_like(v), buf), (mus, temps, slot[:-1]))
     buf = buf.at[slot[-1]].set(p)
     return buf[:n_rec]

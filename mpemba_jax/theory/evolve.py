@@ -19,7 +19,9 @@ Runs in float64 JAX (`lax.scan`, `lax.linalg.tridiagonal_solve`).
 For the discrete chain (`FokkerPlanck(..., dt=h)`, THEORY section 8) the same
 call applies the chain's own kernel at each step's LR, `p <- K(eta_s)^T p`
 (`chain.propagate`): exact for the chain, no time-stepping error, so
-`substeps` is ignored, and `dt` must be the chain's `h`.
+`substeps` is ignored, and `dt` must be the chain's `h`. With
+`valley_moment` the valley's second moment is carried along cell by cell and
+pushes the river at its current value rather than its stationary one.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ def evolve(
     n_steps: int,
     record_steps: ArrayLike | None = None,
     substeps: int = 1,
+    valley_moment: ArrayLike | None = None,
 ) -> Evolution:
     """Evolve cell masses under a schedule on `fp`'s grid.
 
@@ -102,6 +105,11 @@ def evolve(
       record_steps: step indices `s` in `[0, n_steps]` to record (default every step).
       substeps: implicit-Euler substeps per step (error `~ 1 / substeps`); the chain
         (`fp.dt` set) steps exactly and ignores it.
+      valley_moment: chain only: the valley's second moment per coordinate at step 0,
+        a scalar or `(n_grid, d)` (0 for particles started at `x = 0`, `T / a` for
+        `mj.equilibrium`). The river's push then follows the valley's moment
+        recursion cell by cell (its lag behind the LR) instead of the stationary
+        variance (`None`, the default; THEORY section 8).
 
     Returns: `Evolution(times (n_rec,), lrs (n_rec,), masses (n_rec, n_grid))`.
 
@@ -145,9 +153,18 @@ def evolve(
             fp.check_chain_lr(float(x))
         slot = np.full(n_steps + 1, len(rec))
         slot[rec] = np.arange(len(rec))
-        masses = propagate(fp, p0[None], lrs[:n_steps], slot, len(rec), clip=True)[:, 0]
+        if valley_moment is not None:
+            valley_moment = np.broadcast_to(np.asarray(valley_moment, np.float64),
+                                            fp.curvature_values.shape)
+            if not np.all(np.isfinite(valley_moment) & (valley_moment >= 0)):
+                raise ValueError("valley_moment must be finite and >= 0")
+        masses = propagate(fp, p0[None], lrs[:n_steps], slot, len(rec), clip=True,
+                           valley_moment=valley_moment)[:, 0]
         masses = masses / masses.sum(-1, keepdims=True)
         return Evolution(times=rec * dt, lrs=lr_rec, masses=masses)
+    if valley_moment is not None:
+        raise ValueError("valley_moment needs a chain operator (FokkerPlanck(..., dt=h)); the "
+                         "continuum river sees the valley at equilibrium")
     g = fp.dynamics.temperature_scale
     temps = g * lrs
     mus = lrs if fp.dynamics.time == "steps" else np.ones_like(lrs)

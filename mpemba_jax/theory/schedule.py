@@ -46,9 +46,11 @@ def schedule_theory(fp: FokkerPlanck, lr_steps: np.ndarray, dt: float, initial_m
     The river's cell masses come from `mj.evolve` (`fp` supplies grid and time
     convention; the LR of step `s` is `lr_steps[s]`, exactly the simulator's).
     The valley's second moment per coordinate follows, in every river cell,
-    the Euler–Maruyama recursion `v <- (1 - mu a h)^2 v + 2 mu T h`
-    (`valley.valley_moments`) from `valley_moment` (0 for particles started at
-    `x = 0`). `lr_steps` is the `(n_steps + 1,)` table of a run (`lr_steps[s]`
+    the recursion of `fp.integrator` (Euler–Maruyama: `v <- (1 - mu a h)^2 v +
+    2 mu T h`; `valley.valley_moments`) from `valley_moment` (0 for particles
+    started at `x = 0`, `T / a` for `mj.equilibrium`); for a chain operator
+    (`fp.dt` set) the river's push follows that moment too (`evolve(...,
+    valley_moment=)`), so the valley's lag after a decay moves the river. `lr_steps` is the `(n_steps + 1,)` table of a run (`lr_steps[s]`
     for step `s`; the last entry takes no step); `record_steps (R,)` are step
     indices in `[0, n_steps]`. Shapes `(R,)` unless noted:
 
@@ -69,8 +71,12 @@ def schedule_theory(fp: FokkerPlanck, lr_steps: np.ndarray, dt: float, initial_m
         # Warm-ups from LR ~ 0 are below the grid's resolution for a few steps;
         # `evolve` warns about that, and it does not matter for what follows.
         warnings.simplefilter("ignore")
+        # A chain's river feels the valley's moment as the recursion carries it (its
+        # lag after a decay); the continuum river sees the valley at equilibrium.
         ev = evolve(fp, initial_masses, lr_steps, dt, n_steps=n_steps, record_steps=record_steps,
-                    substeps=substeps)
+                    substeps=substeps,
+                    valley_moment=None if fp.dt is None else np.broadcast_to(
+                        np.asarray(valley_moment, np.float64), fp.curvature_values.shape))
     a = fp.curvature_values  # (n_grid, d)
     v_rec = valley_moments(lr_steps, a, dt, record_steps, time=fp.dynamics.time,
                            temperature_scale=fp.dynamics.temperature_scale, initial=valley_moment,

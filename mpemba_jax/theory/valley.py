@@ -42,7 +42,7 @@ from numpy.typing import ArrayLike
 from ..dynamics import Dynamics
 
 __all__ = ["VALLEY_INTEGRATORS", "valley_moment_step", "valley_moment_fixed_point",
-           "valley_moments", "valley_variance"]
+           "valley_moments", "valley_variance", "valley_moment_update"]
 
 # The engine's integrators (engine.integrators.INTEGRATORS), as the theory knows them.
 VALLEY_INTEGRATORS = ("euler_maruyama", "valley_exact", "leimkuhler_matthews")
@@ -65,6 +65,25 @@ def valley_variance(integrator: str, mu: ArrayLike, temperature: ArrayLike, curv
     if integrator == "euler_maruyama":
         return valley_moment_fixed_point(mu, temperature, curvature, h)
     return temperature / curvature
+
+
+def valley_moment_update(integrator: str, v, w, mu, temperature, curvature, h, xp=np):
+    """One step of the valley's second moment per coordinate for `integrator`, `(v, w)`.
+
+    Euler–Maruyama eq. (1); `valley_exact` `v <- e^{-2 c} v + (T / a)(1 - e^{-2 c})`;
+    Leimkuhler–Matthews `v <- (1 - c)^2 v + A^2 / 2 + (1 - c) A w`, `w <- A / 2`, with
+    `c = mu a h`, `A^2 = 2 mu T h` and `w = E[x_s n_s]` (the share of this step's
+    noise already in `x_s`; 0 at the start, unused by the other two). Plain
+    arithmetic in the namespace `xp` (NumPy, or `jax.numpy` inside the chain's jit).
+    """
+    if integrator == "euler_maruyama":
+        return valley_moment_step(v, mu, temperature, curvature, h), w
+    if integrator == "valley_exact":
+        decay = xp.exp(-2.0 * mu * curvature * h)
+        return decay * v + temperature / curvature * (1.0 - decay), w
+    amp = xp.sqrt(2.0 * mu * temperature * h)
+    c = 1.0 - mu * curvature * h
+    return c * c * v + amp * amp / 2.0 + c * amp * w, amp / 2.0 + 0.0 * w
 
 
 def valley_moment_step(v: ArrayLike, mu: ArrayLike, temperature: ArrayLike, curvature: ArrayLike,
@@ -96,13 +115,8 @@ def valley_moment_fixed_point(mu: ArrayLike, temperature: ArrayLike, curvature: 
 def valley_moments(lr_steps: ArrayLike, curvature: ArrayLike, dt: float, record_steps: ArrayLike,
                    *, time: str = "steps", temperature_scale: float = 1.0,
                    initial: ArrayLike = 0.0, integrator: str = "euler_maruyama") -> np.ndarray:
-    """Iterate the valley's second moment along an LR table and record `v` at chosen steps.
-
-    Per integrator (`c = mu a h`, `A^2 = 2 mu T h` of step `s`): Euler–Maruyama eq. (1);
-    `valley_exact` `v <- e^{-2c} v + (T / a)(1 - e^{-2c})`; Leimkuhler–Matthews
-    `v <- (1 - c)^2 v + A^2 / 2 + (1 - c) A w`, `w <- A / 2` (`w = E[x_s n_s]`, the
-    share of this step's noise already in `x_s`, 0 at the start), whose fixed
-    point is `T / a`.
+    """Iterate the valley's second moment along an LR table and record `v` at chosen steps
+    (`valley_moment_update` of the integrator at each step).
 
     Args:
       lr_steps: `(n_steps + 1,)` LR table as the driver builds it: step `s`
@@ -145,15 +159,6 @@ def valley_moments(lr_steps: ArrayLike, curvature: ArrayLike, dt: float, record_
     for s in range(n_steps + 1):
         for k in want.get(s, ()):
             out[k] = v
-        if s >= n_steps:
-            break
-        if integrator == "euler_maruyama":
-            v = valley_moment_step(v, mu[s], temps[s], a, dt)
-        elif integrator == "valley_exact":
-            decay = np.exp(-2.0 * mu[s] * a * dt)
-            v = decay * v + temps[s] / a * (1.0 - decay)
-        else:
-            amp = np.sqrt(2.0 * mu[s] * temps[s] * dt)
-            c = 1.0 - mu[s] * a * dt
-            v, w = c * c * v + amp * amp / 2.0 + c * amp * w, np.full(a.shape, amp / 2.0)
+        if s < n_steps:
+            v, w = valley_moment_update(integrator, v, w, mu[s], temps[s], a, dt)
     return out

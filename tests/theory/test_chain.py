@@ -120,6 +120,35 @@ def test_kernel_rows_moments_and_the_fft_step(sharp):
     np.testing.assert_allclose(out, p @ kd, atol=1e-13)
 
 
+def test_per_direction_valley_sums_over_directions():
+    # Two valley directions, one sharpening and one softening downstream: the mean step
+    # is -mu h F_h' with F_h = V + (T/2) sum_i ln(a_i / (1 - mu h a_i / 2)), and the
+    # valley's energy adds (mu h)^2 / 2 sum_i a_i'^2 v_i^2 to the step's variance.
+    land = mj.ValleyRiver(river=lambda y: 0.1 * (y**2 - 1) ** 2,
+                          curvature=lambda y: jnp.stack([8.0 * jnp.exp(0.7 * y),
+                                                         12.0 * jnp.exp(-0.5 * y)], -1),
+                          valley_dim=2, domain=(-1.2, 1.2), name="two_valleys")
+    fp = FokkerPlanck(land, 0.05, temperature_scale=4.0, n_grid=300, lr_max=0.06, dt=1.0)
+    c, temp = fp.mobility * fp.dt, fp.temperature
+
+    def f_h(y):
+        a = land.curvature(y)
+        return land.river(y) + 0.5 * temp * jnp.sum(jnp.log(a / (1 - c * a / 2)), -1)
+
+    mean, var = chain.step_moments(fp, fp.lr_bath)
+    with jax.enable_x64(True):
+        y = jnp.asarray(fp.centres)
+        slope = np.asarray(jax.vmap(jax.grad(f_h))(y))
+        a = np.asarray(land.curvature(y))
+        ap = np.asarray(jax.vmap(jax.jacfwd(land.curvature))(y))
+        f_closed = np.asarray(jax.vmap(f_h)(y))
+    np.testing.assert_allclose(-(mean - fp.centres) / c, slope, rtol=1e-12, atol=1e-14)
+    v = temp / (a * (1 - c * a / 2))
+    np.testing.assert_allclose(var, 2 * c * temp + 0.5 * c * c * np.sum(ap**2 * v**2, -1),
+                               rtol=1e-13)
+    np.testing.assert_allclose(chain.effective_free_energy(fp, fp.lr_bath), f_closed, rtol=1e-13)
+
+
 def test_spectrum_identities(sharp):
     fp = sharp
     k = chain.kernel_matrix(fp, fp.lr_bath)

@@ -88,7 +88,8 @@ def measure_runs(sw: Sweep, batch, run_: dict, ref: dict | None = None) -> dict:
     for i, name in enumerate(batch.names):
         info = sw.info[name]
         th = schedule_theory(fp, batch.lr_steps[i], sw.dt, sw.initial_masses(),
-                             batch.steps, edges=batch.bin_edges)
+                             batch.steps, edges=batch.bin_edges,
+                             valley_moment=sw.initial_valley_moment())
         r = batch.record_index(info["measure"])
         obs, se = batch.observables, batch.standard_errors
         counts = np.concatenate([[batch.underflow[i, r]], batch.counts[i, r],

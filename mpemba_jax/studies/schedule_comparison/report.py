@@ -297,9 +297,10 @@ def _theory_section(plan: dict, outcome: dict) -> list[str]:
     L.append("z = (MC - theory) / SE of every final metric (TV against the theory's expected "
              "sampled TV). The theory is the river's discrete chain at the run's step "
              "(`mj.evolve` on `FokkerPlanck(..., dt)`, THEORY section 8) with the valley's "
-             "Euler–Maruyama moment recursion per river cell; it neglects terms of order "
-             "tau_x / tau_y (the valley's lag behind the river) and the correlation of "
-             "consecutive valley energies, so |z| > 3 marks where those are resolved.\n")
+             "Euler–Maruyama moment recursion per river cell, whose current moment pushes the "
+             "river (the valley's lag after a decay, to leading order); it neglects the valley "
+             "state that particles carry from cell to cell and the correlation of consecutive "
+             "valley energies, so |z| > 3 marks where those are resolved.\n")
     L.append("Columns \"after offset\" subtract the SGD bath reference's own MC - theory "
              "offset (errors of both combined): with the chain's theory there should be no "
              "common offset left to remove, and these columns check that.\n")

@@ -63,6 +63,14 @@ class Sweep:
     def initial_masses(self):
         return self.fp.point_mass(self.init_y) if self.init_lr is None else self.fp.equilibrium(self.init_lr)
 
+    def initial_valley_moment(self):
+        """The valley's second moment per coordinate at the start, `(n_grid, d)`: 0 at the
+        upstream point (`x = 0`), `T / a` in the Boltzmann state that `mj.equilibrium` samples."""
+        a = self.fp.curvature_values
+        if self.init_lr is None:
+            return np.zeros_like(a)
+        return self.temperature_scale * self.init_lr / a
+
 
 def _label(x: float) -> str:
     return f"{x:.4g}"
