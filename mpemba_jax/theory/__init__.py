@@ -47,6 +47,7 @@ from .timescales import tau_x as tau_x
 from .timescales import tau_y as tau_y
 from .valley import valley_moment_fixed_point as valley_moment_fixed_point
 from .valley import valley_moment_step as valley_moment_step
+from .valley import valley_moment_update as valley_moment_update
 from .valley import valley_moments as valley_moments
 from .valley import valley_variance as valley_variance
 
@@ -62,4 +63,5 @@ __all__ = [
     # the discrete chain (THEORY section 8)
     "CHAIN_INTEGRATORS", "effective_free_energy", "kernel_matrix", "stability_limit",
     "step_moments", "chain_stationary", "STARTS", "start_masses", "valley_variance",
+    "valley_moment_update",
 ]

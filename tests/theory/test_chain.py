@@ -188,6 +188,29 @@ def test_quench_predictions_are_the_chain_iterated(sharp):
                                    atol=1e-12)
 
 
+def test_lagging_valley_reduces_to_the_stationary_one(sharp):
+    # evolve(valley_moment=v) carries the valley's moment cell by cell; started at the
+    # stationary variance at a constant LR it is the stationary-valley chain itself,
+    # started cold (x = 0) it differs early; the river keeps that kick in its slow
+    # modes (rate lambda_2 = 0.014 per step) and forgets it by step 600.
+    fp, steps = sharp, np.array([0, 1, 3, 600])
+    p0 = fp.equilibrium(0.07)
+    v_stat = valley_variance("euler_maruyama", fp.mobility, fp.temperature, fp.curvature_values,
+                             fp.dt)
+    plain = mj.evolve(fp, p0, fp.lr_bath, fp.dt, n_steps=600, record_steps=steps).masses
+    same = mj.evolve(fp, p0, fp.lr_bath, fp.dt, n_steps=600, record_steps=steps,
+                     valley_moment=v_stat).masses
+    np.testing.assert_allclose(same, plain, rtol=0, atol=1e-14)
+    cold = mj.evolve(fp, p0, fp.lr_bath, fp.dt, n_steps=600, record_steps=steps,
+                     valley_moment=0.0).masses
+    kick = 0.5 * np.abs(cold[1] - plain[1]).sum()
+    assert kick > 1e-4
+    assert 0.5 * np.abs(cold[-1] - plain[-1]).sum() < 1e-2 * kick
+    with pytest.raises(ValueError, match="valley_moment needs a chain operator"):
+        mj.evolve(FokkerPlanck(sharpening(), 0.05, temperature_scale=4.0, n_grid=300,
+                               lr_max=0.07), p0, 0.05, 1.0, n_steps=2, valley_moment=0.0)
+
+
 def test_strong_mpemba_points_of_the_chain():
     # box_wells (the schedule study's landscape) at dt = 1: the chain's own strong
     # point for a plateau's state, where a_2 = 0; the Boltzmann start has none there.
