@@ -15,6 +15,13 @@ price is first order in time: rates `lambda` come out as
 `ln(1 + lambda dt') / dt'`, a relative error `~ lambda dt' / 2`.
 
 Runs in float64 JAX (`lax.scan`, `lax.linalg.tridiagonal_solve`).
+
+For the discrete chain (`FokkerPlanck(..., dt=h)`, THEORY section 8) the same
+call applies the chain's own kernel at each step's LR, `p <- K(eta_s)^T p`
+(`chain.propagate`): exact for the chain, no time-stepping error, so
+`substeps` is ignored, and `dt` must be the chain's `h`. With
+`valley_moment` the valley's second moment is carried along cell by cell and
+pushes the river at its current value rather than its stationary one.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from ..schedules import evaluate_schedule
+from .chain import propagate, step_moments
 from .conventions import positive_lr
 from .operator import FokkerPlanck
 
@@ -81,6 +89,7 @@ def evolve(
     n_steps: int,
     record_steps: ArrayLike | None = None,
     substeps: int = 1,
+    valley_moment: ArrayLike | None = None,
 ) -> Evolution:
     """Evolve cell masses under a schedule on `fp`'s grid.
 
@@ -94,7 +103,13 @@ def evolve(
       dt: step of the piecewise-constant LR (the simulator's step).
       n_steps: number of steps.
       record_steps: step indices `s` in `[0, n_steps]` to record (default every step).
-      substeps: implicit-Euler substeps per step (error `~ 1 / substeps`).
+      substeps: implicit-Euler substeps per step (error `~ 1 / substeps`); the chain
+        (`fp.dt` set) steps exactly and ignores it.
+      valley_moment: chain only: the valley's second moment per coordinate at step 0,
+        a scalar or `(n_grid, d)` (0 for particles started at `x = 0`, `T / a` for
+        `mj.equilibrium`). The river's push then follows the valley's moment
+        recursion cell by cell (its lag behind the LR) instead of the stationary
+        variance (`None`, the default; THEORY section 8).
 
     Returns: `Evolution(times (n_rec,), lrs (n_rec,), masses (n_rec, n_grid))`.
 
@@ -130,6 +145,26 @@ def evolve(
         raise ValueError('schedule gives lr = 0, which is T = 0 at mobility 1 (time="lr_area")')
     _check_grid(fp, lrs[lrs > 0])
 
+    lr_rec = lrs[np.minimum(rec, len(lrs) - 1)]
+    if fp.dt is not None:
+        if not math.isclose(dt, fp.dt, rel_tol=1e-12):
+            raise ValueError(f"dt must be the chain's step fp.dt={fp.dt:g}; got {dt:g}")
+        for x in np.unique(lrs[lrs > 0]):
+            fp.check_chain_lr(float(x))
+        slot = np.full(n_steps + 1, len(rec))
+        slot[rec] = np.arange(len(rec))
+        if valley_moment is not None:
+            valley_moment = np.broadcast_to(np.asarray(valley_moment, np.float64),
+                                            fp.curvature_values.shape)
+            if not np.all(np.isfinite(valley_moment) & (valley_moment >= 0)):
+                raise ValueError("valley_moment must be finite and >= 0")
+        masses = propagate(fp, p0[None], lrs[:n_steps], slot, len(rec), clip=True,
+                           valley_moment=valley_moment)[:, 0]
+        masses = masses / masses.sum(-1, keepdims=True)
+        return Evolution(times=rec * dt, lrs=lr_rec, masses=masses)
+    if valley_moment is not None:
+        raise ValueError("valley_moment needs a chain operator (FokkerPlanck(..., dt=h)); the "
+                         "continuum river sees the valley at equilibrium")
     g = fp.dynamics.temperature_scale
     temps = g * lrs
     mus = lrs if fp.dynamics.time == "steps" else np.ones_like(lrs)
@@ -149,7 +184,6 @@ def evolve(
             len(rec),
         )
         masses = np.asarray(masses)
-    lr_rec = lrs[np.minimum(rec, len(lrs) - 1)]
     return Evolution(times=rec * dt, lrs=lr_rec, masses=masses)
 
 
@@ -163,6 +197,11 @@ def _check_grid(fp: FokkerPlanck, lrs: np.ndarray) -> None:
         # Warm-ups from near zero are common; the grid then only blurs the
         # coldest stretch, so say so rather than refuse.
         warnings.warn(f"evolve: {err}", stacklevel=3)
+    if fp.dt is not None:
+        sd = float(np.sqrt(step_moments(fp, lo)[1].min()))
+        if sd < fp.h:
+            warnings.warn(f"evolve: at lr={lo:g} the chain's step (sd {sd:.3g}) is narrower than "
+                          f"a cell ({fp.h:.3g}): those steps are lumped to cells", stacklevel=3)
     if fp.landscape.domain is None and hi > fp.lr_max * (1 + 1e-12):
         raise ValueError(
             f"schedule reaches lr={hi:g} > lr_max={fp.lr_max:g}, the hottest LR whose "

@@ -14,6 +14,13 @@ the slowest mode is absent. Its slope is a covariance,
 
 whose sign changes are necessary for `a_k` to be non-monotonic.
 
+Two starts (`start=`): `"boltzmann"` (default), the Boltzmann state
+`P_{T_h}` above, which `mj.equilibrium(eta_h)` samples; and `"chain"`, the
+stationary state of the discrete chain at `eta_h` (`fp.stationary`, the state
+a long WSD plateau reaches under the engine's integrator; THEORY section 8).
+For the continuum operator the two are the same. The slope and covariance
+formulas hold for the Boltzmann start.
+
 Every function takes the `FokkerPlanck` operator `fp` first and is also a
 method of it (`fp.amplitude(lr)` is `amplitude(fp, lr)`): the class assigns
 these functions as attributes (see `operator`'s docstring for why), so each
@@ -40,10 +47,15 @@ if TYPE_CHECKING:
     from .operator import FokkerPlanck
 
 __all__ = [
-    "MpembaSummary", "log_equilibrium_masses", "amplitude", "amplitudes", "amplitude_jax",
+    "STARTS", "MpembaSummary", "log_equilibrium_masses", "start_masses", "amplitude", "amplitudes", "amplitude_jax",
     "amplitude_slope", "covariance_criterion", "strong_mpemba_points", "mpemba_summary",
     "hotter_has_advantage",
 ]
+
+
+STARTS = ("boltzmann", "chain")
+# Chain stationary states kept per operator (plateau LR -> masses), for scans and roots.
+_CACHE_SIZE = 4096
 
 
 class MpembaSummary(NamedTuple):
@@ -86,12 +98,37 @@ def log_equilibrium_masses(fp: FokkerPlanck, lr_init: ArrayLike) -> np.ndarray:
     return logw - scipy.special.logsumexp(logw, axis=1, keepdims=True)
 
 
-def amplitude(fp: FokkerPlanck, lr_init: ArrayLike, k: int = 2) -> np.ndarray | float:
-    """`a_k(eta_h) = integral u_k P_{T_h} dy = sum_i U_k,i P_h,i`, shape of `lr_init`.
+def start_masses(fp: FokkerPlanck, lr_init: ArrayLike, start: str = "boltzmann") -> np.ndarray:
+    """Cell masses of the start at each plateau LR, `(n_lr, n_grid)`: the Boltzmann state
+    (`start="boltzmann"`) or the chain's stationary state (`"chain"`, `fp.stationary`;
+    the Boltzmann state again for the continuum operator). Same checks as
+    `log_equilibrium_masses`."""
+    if start not in STARTS:
+        raise ValueError(f"start must be one of {STARTS}; got {start!r}")
+    logp = log_equilibrium_masses(fp, lr_init)
+    if start == "boltzmann" or fp.dt is None:
+        return np.exp(logp)
+    cache = fp.__dict__.setdefault("_stationary_cache", {})
+    out = []
+    for lr in np.atleast_1d(np.asarray(lr_init, np.float64)).tolist():
+        if lr not in cache:
+            if len(cache) >= _CACHE_SIZE:
+                cache.pop(next(iter(cache)))
+            cache[lr] = fp.stationary(lr)
+        out.append(cache[lr])
+    return np.asarray(out)
 
-    The quench from equilibrium at `lr_init` to the bath evolves as
-    `p = pi_f + sum_k a_k exp(-lambda_k t) v_k`. `a_1 = 1`; `a_k(lr_bath) = 0`.
-    Sign: that of `u_k` (positive on its downstream lobe).
+
+def amplitude(fp: FokkerPlanck, lr_init: ArrayLike, k: int = 2,
+              start: str = "boltzmann") -> np.ndarray | float:
+    """`a_k(eta_h) = integral u_k P_h dy = sum_i U_k,i P_h,i`, shape of `lr_init`.
+
+    The quench from the start at `lr_init` (`start`: `"boltzmann"`, what
+    `mj.equilibrium` samples, or `"chain"`, the chain's own stationary state;
+    see the module docstring) to the bath evolves as
+    `p = pi_f + sum_k a_k exp(-lambda_k t) v_k`. `a_1 = 1`; `a_k(lr_bath) = 0`
+    for the start that is the bath's own stationary state. Sign: that of `u_k`
+    (positive on its downstream lobe).
 
     Example:
       >>> fp.amplitude([0.02, 0.05], k=2).shape
@@ -99,20 +136,20 @@ def amplitude(fp: FokkerPlanck, lr_init: ArrayLike, k: int = 2) -> np.ndarray | 
     """
     k = fp.check_k(k)
     shape = np.shape(lr_init)
-    logp = log_equilibrium_masses(fp, lr_init)
-    out = np.exp(logp) @ fp.left_eigenfunctions[k - 1]
+    out = start_masses(fp, lr_init, start) @ fp.left_eigenfunctions[k - 1]
     return out.reshape(shape) if shape else float(out[0])
 
 
-def amplitudes(fp: FokkerPlanck, lr_init: ArrayLike) -> np.ndarray:
+def amplitudes(fp: FokkerPlanck, lr_init: ArrayLike, start: str = "boltzmann") -> np.ndarray:
     """All `a_k`, shape `lr_init.shape + (n_modes,)`, column `k - 1` is `a_k`."""
     shape = np.shape(lr_init)
-    out = np.exp(log_equilibrium_masses(fp, lr_init)) @ fp.left_eigenfunctions.T
+    out = start_masses(fp, lr_init, start) @ fp.left_eigenfunctions.T
     return out.reshape(shape + (fp.n_modes,))
 
 
 def amplitude_jax(fp: FokkerPlanck, k: int = 2) -> Callable[[jax.Array], jax.Array]:
-    """`lr -> a_k(lr)` written in `jnp` (use under `jax.enable_x64`), differentiable.
+    """`lr -> a_k(lr)` from the Boltzmann start, written in `jnp` (use under
+    `jax.enable_x64`), differentiable.
 
     Example:
       >>> with jax.enable_x64(True):
@@ -130,8 +167,8 @@ def amplitude_jax(fp: FokkerPlanck, k: int = 2) -> Callable[[jax.Array], jax.Arr
 
 
 def amplitude_slope(fp: FokkerPlanck, lr_init: ArrayLike, k: int = 2) -> np.ndarray | float:
-    """`d a_k / d eta_h` by forward-mode autodiff through the whole amplitude (x64),
-    shape of `lr_init`."""
+    """`d a_k / d eta_h` (Boltzmann start) by forward-mode autodiff through the whole
+    amplitude (x64), shape of `lr_init`."""
     lr = np.asarray(lr_init, np.float64)
     log_equilibrium_masses(fp, lr)  # validates
     with jax.enable_x64(True):
@@ -173,29 +210,32 @@ def _check_range(fp: FokkerPlanck, lr_range) -> tuple[float, float]:
     return lo, hi
 
 
-def _scan(fp: FokkerPlanck, lr_range, n_scan: int) -> tuple[np.ndarray, np.ndarray]:
+def _scan(fp: FokkerPlanck, lr_range, n_scan: int, start: str) -> tuple[np.ndarray, np.ndarray]:
     """`n_scan` log-spaced LRs on `lr_range` and `a_2` there, each `(n_scan,)`."""
     lo, hi = _check_range(fp, lr_range)
     if isinstance(n_scan, bool) or not isinstance(n_scan, (int, np.integer)) or n_scan < 2:
         raise ValueError(f"n_scan must be an integer >= 2; got {n_scan!r}")
     lrs = np.geomspace(lo, hi, int(n_scan))
-    return lrs, amplitude(fp, lrs, 2)
+    return lrs, amplitude(fp, lrs, 2, start)
 
 
-def strong_mpemba_points(fp: FokkerPlanck, lr_range, n_scan: int = 400) -> np.ndarray:
+def strong_mpemba_points(fp: FokkerPlanck, lr_range, n_scan: int = 400,
+                         start: str = "boltzmann") -> np.ndarray:
     """Every `eta*` in `lr_range` with `a_2(eta*) = 0`, ascending, shape `(n_points,)`.
 
     Scans `n_scan` log-spaced LRs for sign changes, then refines each with
     Brent's method to `xtol = 1e-12 eta*`. Double roots (a touch without a
-    sign change) closer than the scan spacing are not reported.
+    sign change) closer than the scan spacing are not reported. `start` as in
+    `amplitude` (`"chain"` solves for the chain's stationary state at every
+    LR tried: use a smaller `n_scan`).
 
     Example:
       >>> fp = mj.FokkerPlanck(mj.preset("box_wells"), 0.01, n_grid=3000, lr_max=0.1)
       >>> fp.strong_mpemba_points((0.0105, 0.1))      # about [0.0182]
     """
-    lrs, a2 = _scan(fp, lr_range, n_scan)
+    lrs, a2 = _scan(fp, lr_range, n_scan, start)
     roots = []
-    f = lambda x: amplitude(fp, x, 2)  # noqa: E731
+    f = lambda x: amplitude(fp, x, 2, start)  # noqa: E731
     for i in np.nonzero(np.sign(a2[:-1]) * np.sign(a2[1:]) <= 0)[0]:
         if a2[i] == 0.0:
             roots.append(lrs[i])
@@ -206,22 +246,23 @@ def strong_mpemba_points(fp: FokkerPlanck, lr_range, n_scan: int = 400) -> np.nd
     return np.unique(np.asarray(roots, float))
 
 
-def mpemba_summary(fp: FokkerPlanck, lr_range, n_scan: int = 400) -> MpembaSummary:
+def mpemba_summary(fp: FokkerPlanck, lr_range, n_scan: int = 400,
+                   start: str = "boltzmann") -> MpembaSummary:
     """Strong points, optimal and worst plateau LRs and the Mpemba index on `lr_range`.
 
     The optimal plateau is a strong Mpemba point when there is one (among
     several, the one with smallest `|a_3|`), else the bounded minimiser of
     `|a_2|`; the worst plateau maximises `|a_2|` (refined from the scan).
     """
-    lrs, a2 = _scan(fp, lr_range, n_scan)
-    points = strong_mpemba_points(fp, lr_range, n_scan)
-    a3 = amplitude(fp, points, 3) if len(points) else np.zeros(0)
+    lrs, a2 = _scan(fp, lr_range, n_scan, start)
+    points = strong_mpemba_points(fp, lr_range, n_scan, start)
+    a3 = amplitude(fp, points, 3, start) if len(points) else np.zeros(0)
     if len(points):
         j = int(np.argmin(np.abs(a3)))
-        opt_lr, opt_a2 = float(points[j]), float(amplitude(fp, points[j], 2))
+        opt_lr, opt_a2 = float(points[j]), float(amplitude(fp, points[j], 2, start))
     else:
-        opt_lr, opt_a2 = _refine_extremum(fp, lrs, np.abs(a2), minimise=True)
-    worst_lr, worst_a2 = _refine_extremum(fp, lrs, np.abs(a2), minimise=False)
+        opt_lr, opt_a2 = _refine_extremum(fp, lrs, np.abs(a2), True, start)
+    worst_lr, worst_a2 = _refine_extremum(fp, lrs, np.abs(a2), False, start)
     return MpembaSummary(
         strong_points=points,
         a3_at_points=np.asarray(a3, float),
@@ -233,22 +274,24 @@ def mpemba_summary(fp: FokkerPlanck, lr_range, n_scan: int = 400) -> MpembaSumma
     )
 
 
-def _refine_extremum(fp: FokkerPlanck, lrs, absa, minimise: bool) -> tuple[float, float]:
+def _refine_extremum(fp: FokkerPlanck, lrs, absa, minimise: bool,
+                     start: str) -> tuple[float, float]:
     """The scan's extremum of `|a_2|` refined between its neighbours; `(lr, a_2(lr))`."""
     i = int(np.argmin(absa) if minimise else np.argmax(absa))
     lo, hi = lrs[max(i - 1, 0)], lrs[min(i + 1, len(lrs) - 1)]
     sign = 1.0 if minimise else -1.0
     res = scipy.optimize.minimize_scalar(
-        lambda x: sign * abs(amplitude(fp, x, 2)),
+        lambda x: sign * abs(amplitude(fp, x, 2, start)),
         bounds=(lo, hi),
         method="bounded",
         options={"xatol": 1e-10 * hi},
     )
-    best = float(res.x) if sign * abs(amplitude(fp, res.x, 2)) <= sign * absa[i] else lrs[i]
-    return best, float(amplitude(fp, best, 2))
+    best = float(res.x) if sign * abs(amplitude(fp, res.x, 2, start)) <= sign * absa[i] else lrs[i]
+    return best, float(amplitude(fp, best, 2, start))
 
 
-def hotter_has_advantage(fp: FokkerPlanck, lr_a: float, lr_b: float) -> bool:
+def hotter_has_advantage(fp: FokkerPlanck, lr_a: float, lr_b: float,
+                         start: str = "boltzmann") -> bool:
     """Whether the hotter of two plateau LRs (both > lr_bath) has the smaller `|a_2|`.
 
     That is the Mpemba effect for this pair: the hotter start ends up closer to
@@ -261,4 +304,4 @@ def hotter_has_advantage(fp: FokkerPlanck, lr_a: float, lr_b: float) -> bool:
             f"got {a:g}, {b:g}"
         )
     hot, cold = max(a, b), min(a, b)
-    return bool(abs(amplitude(fp, hot, 2)) < abs(amplitude(fp, cold, 2)))
+    return bool(abs(amplitude(fp, hot, 2, start)) < abs(amplitude(fp, cold, 2, start)))

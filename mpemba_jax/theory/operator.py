@@ -43,6 +43,14 @@ their own; the class assigns them as attributes, so `fp.amplitude(lr)` is
 every signature and docstring. Why not a mixin: a reader of `FokkerPlanck`
 would not see which file a method lives in, and the mixin would use attributes
 it does not define; the assignments below list both in one place.
+
+The discrete chain (`dt=h`, THEORY section 8): the same class, the same
+interface, built on the kernel of the engine's integrator at step `h`
+(`chain`, `chain_spectrum`) instead of the generator: `eigenvalues` are
+`-ln(mu_k) / h`, `stationary_masses` is the chain's own stationary state,
+`right_eigenfunctions` are no longer `pi u_k` (the chain is not reversible),
+and `equilibrium(lr)` is still the Boltzmann state (what `mj.equilibrium`
+samples) while `stationary(lr)` is the chain's own state at `lr`.
 """
 
 from __future__ import annotations
@@ -58,7 +66,8 @@ from jax.typing import ArrayLike
 
 from ..dynamics import Dynamics
 from ..landscape import ValleyRiver
-from . import mpemba, quench
+from . import chain, chain_spectrum, mpemba, quench
+from .chain_spectrum import orient_downstream
 from .conventions import mobility_of, positive_lr, temperature_of
 from .mpemba import MpembaSummary
 
@@ -93,6 +102,13 @@ class FokkerPlanck:
       lr_max: the hottest LR the grid must hold in equilibrium (unbounded rivers
         only; default `10 * lr_bath`). `amplitude` beyond it raises `ValueError`.
       tail: the grid covers `landscape.support(T, tail)` at `T_f` and `g lr_max`.
+      dt: `None` (default) for the continuum Fokker–Planck theory; a step `h > 0`
+        for the theory of the chain the engine's `integrator` runs at step `h`
+        (THEORY section 8; same interface, rates per unit time).
+      integrator: the engine's integrator whose chain `dt` describes
+        (`"euler_maruyama"`, `"valley_exact"`, `"leimkuhler_matthews"`; the last only
+        on a river with walls, where the river takes plain EM steps). Sets the
+        valley's variance at finite step also for `schedule_theory`.
 
     Attributes (NumPy float64): `edges (n_grid + 1,)`, `centres (n_grid,)`, `h`,
     `eigenvalues (n_modes,)`, `stationary_masses (n_grid,)` (cell probabilities
@@ -102,13 +118,19 @@ class FokkerPlanck:
     `river_values (n_grid,)` (`V` at the centres), `curvature_values (n_grid, d)`
     (`a_i` of every valley direction at the centres), `log_det_curvature (n_grid,)`
     (`sum_i ln a_i` at the centres, the valley's entropy term),
-    `hop_rate` (`mu_f T_f / h^2`, the off-diagonal of the symmetrised generator).
-    Also `temperature` (`T_f`), `mobility` (`mu_f`), `dynamics`, `landscape`.
+    `hop_rate` (`mu_f T_f / h^2`, the off-diagonal of the symmetrised generator),
+    `mode_ratios (n_modes, n_grid)` (`v_k / pi_f`: `u_k` itself for the reversible
+    continuum operator), `river_slope_values (n_grid,)`, `curvature_slope_values
+    (n_grid, d)`. Also `temperature` (`T_f`), `mobility` (`mu_f`), `dynamics`,
+    `landscape`, `dt`, `integrator`, and for the chain `multipliers (n_modes,)`
+    (`mu_k`, the kernel's eigenvalues).
 
     Methods: the grid and spectrum here (`equilibrium`, `point_mass`,
     `reduced_free_energy`, `left_eigenfunction`, `check_resolution`,
-    `check_k`, `describe`); the Mpemba amplitudes and strong points from
-    `theory.mpemba`; the predictions after a quench from `theory.quench`.
+    `check_k`, `describe`); the stationary state at any LR and the chain's
+    stability check from `theory.chain_spectrum` (`stationary`, `check_chain_lr`);
+    the Mpemba amplitudes and strong points from `theory.mpemba`; the
+    predictions after a quench from `theory.quench`.
 
     Example:
       >>> import mpemba_jax as mj
@@ -130,6 +152,8 @@ class FokkerPlanck:
         n_modes: int = 8,
         lr_max: float | None = None,
         tail: float = 40.0,
+        dt: float | None = None,
+        integrator: str = "euler_maruyama",
     ):
         if not isinstance(landscape, ValleyRiver):
             raise ValueError(f"landscape must be a ValleyRiver; got {type(landscape).__name__}")
@@ -150,6 +174,15 @@ class FokkerPlanck:
             raise ValueError(f"lr_max must be >= lr_bath={self.lr_bath:g}; got {self.lr_max:g}")
         self.temperature = temperature_of(self.dynamics, self.lr_bath)
         self.mobility = mobility_of(self.dynamics, self.lr_bath)
+        self.dt = None if dt is None else positive_lr("dt", dt)
+        if integrator not in chain.CHAIN_INTEGRATORS:
+            raise ValueError(f"integrator must be one of {chain.CHAIN_INTEGRATORS}; got {integrator!r}")
+        if integrator == "leimkuhler_matthews" and self.dt is not None and landscape.domain is None:
+            raise ValueError(
+                'integrator="leimkuhler_matthews" with dt: on a river without walls the river '
+                "takes averaged noise and its chain is not Markov in y; only rivers with walls "
+                "(where it takes plain EM steps) have a chain theory here")
+        self.integrator = integrator
 
         # -- grid ---------------------------------------------------------
         lo, hi = landscape.support(self.temperature, tail)
@@ -165,13 +198,21 @@ class FokkerPlanck:
             self.river_values = np.asarray(landscape.river(c))
             self.curvature_values = np.asarray(landscape.curvatures(c))
             self.log_det_curvature = np.asarray(landscape.log_det_curvature(c))
+            self.river_slope_values = np.asarray(landscape.river_slope(c))
+            ap = np.asarray(landscape.curvature_slope(c))
+            self.curvature_slope_values = ap if landscape.per_direction else np.repeat(
+                ap[:, None], landscape.valley_dim, axis=1)
         self._beta_f = self.reduced_free_energy(self.lr_bath)  # F_T / T at the centres
         self.check_resolution(self.lr_bath)
 
-        self.stationary_masses = _softmax(-self._beta_f)
-        self.stationary_density = self.stationary_masses / self.h
         self.hop_rate = self.mobility * self.temperature / self.h**2
-        self._spectrum()
+        if self.dt is None:
+            self.stationary_masses = _softmax(-self._beta_f)
+            self._spectrum()
+            self.mode_ratios = self.left_eigenfunctions
+        else:
+            chain_spectrum.build_chain(self)
+        self.stationary_density = self.stationary_masses / self.h
 
     # -- grid-level helpers ------------------------------------------------
     def reduced_free_energy(self, lr: float) -> np.ndarray:
@@ -293,12 +334,7 @@ class FokkerPlanck:
         u = u - pi @ u
         u = u / np.sqrt(pi @ u**2)
         # Sign: positive on the last lobe (right of the largest-y zero).
-        s = np.sign(u)
-        last = np.nonzero(s != s[-1])[0]
-        lobe = slice(last[-1] + 1 if len(last) else 0, n)
-        if pi[lobe] @ u[lobe] < 0 or (pi[lobe] @ u[lobe] == 0 and u[-1] < 0):
-            u = -u
-        return u
+        return orient_downstream(u, pi)
 
     # -- left eigenfunctions as JAX functions --------------------------------
     def left_eigenfunction(self, k: int = 2) -> Callable[[jax.Array], jax.Array]:
@@ -330,6 +366,10 @@ class FokkerPlanck:
             raise ValueError(f"k must be an integer in [1, n_modes={self.n_modes}]; got {k!r}")
         return int(k)
 
+    # -- the chain's own states: functions of `chain_spectrum` ------------------
+    stationary = chain_spectrum.stationary
+    check_chain_lr = chain_spectrum.check_chain_lr
+
     # -- Mpemba amplitudes and strong points: functions of `mpemba` ------------
     amplitude = mpemba.amplitude
     amplitudes = mpemba.amplitudes
@@ -355,6 +395,8 @@ class FokkerPlanck:
             "dynamics": self.dynamics.describe(),
             "lr_bath": self.lr_bath,
             "lr_max": self.lr_max,
+            "dt": self.dt,
+            "integrator": self.integrator,
             "grid": [float(self.edges[0]), float(self.edges[-1]), self.n_grid],
             "eigenvalues": [float(v) for v in self.eigenvalues],
         }

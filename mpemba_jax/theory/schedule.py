@@ -9,7 +9,9 @@ second moment per coordinate `v_i` with the Euler–Maruyama recursion of
     L = sum_i p_i (V_i + d a_i v_i / 2).
 
 The LR table (`n_steps + 1` values, as the driver stores it in every result)
-is the currency: it goes to `evolve` and to the recursion as it is.
+is the currency: it goes to `evolve` and to the recursion as it is. With a
+chain operator (`FokkerPlanck(..., dt=h)`) the river follows the chain's
+kernel and the valley the recursion of `fp.integrator` (THEORY section 8).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 from .distances import masses_to_bins
 from .evolve import evolve
 from .operator import FokkerPlanck
-from .valley import valley_moments
+from .valley import valley_moments, valley_variance
 
 __all__ = ["schedule_theory", "bath_equilibrium", "theory_observables", "extended_bin_masses"]
 
@@ -44,9 +46,11 @@ def schedule_theory(fp: FokkerPlanck, lr_steps: np.ndarray, dt: float, initial_m
     The river's cell masses come from `mj.evolve` (`fp` supplies grid and time
     convention; the LR of step `s` is `lr_steps[s]`, exactly the simulator's).
     The valley's second moment per coordinate follows, in every river cell,
-    the Euler–Maruyama recursion `v <- (1 - mu a h)^2 v + 2 mu T h`
-    (`valley.valley_moments`) from `valley_moment` (0 for particles started at
-    `x = 0`). `lr_steps` is the `(n_steps + 1,)` table of a run (`lr_steps[s]`
+    the recursion of `fp.integrator` (Euler–Maruyama: `v <- (1 - mu a h)^2 v +
+    2 mu T h`; `valley.valley_moments`) from `valley_moment` (0 for particles
+    started at `x = 0`, `T / a` for `mj.equilibrium`); for a chain operator
+    (`fp.dt` set) the river's push follows that moment too (`evolve(...,
+    valley_moment=)`), so the valley's lag after a decay moves the river. `lr_steps` is the `(n_steps + 1,)` table of a run (`lr_steps[s]`
     for step `s`; the last entry takes no step); `record_steps (R,)` are step
     indices in `[0, n_steps]`. Shapes `(R,)` unless noted:
 
@@ -67,11 +71,16 @@ def schedule_theory(fp: FokkerPlanck, lr_steps: np.ndarray, dt: float, initial_m
         # Warm-ups from LR ~ 0 are below the grid's resolution for a few steps;
         # `evolve` warns about that, and it does not matter for what follows.
         warnings.simplefilter("ignore")
+        # A chain's river feels the valley's moment as the recursion carries it (its
+        # lag after a decay); the continuum river sees the valley at equilibrium.
         ev = evolve(fp, initial_masses, lr_steps, dt, n_steps=n_steps, record_steps=record_steps,
-                    substeps=substeps)
+                    substeps=substeps,
+                    valley_moment=None if fp.dt is None else np.broadcast_to(
+                        np.asarray(valley_moment, np.float64), fp.curvature_values.shape))
     a = fp.curvature_values  # (n_grid, d)
     v_rec = valley_moments(lr_steps, a, dt, record_steps, time=fp.dynamics.time,
-                           temperature_scale=fp.dynamics.temperature_scale, initial=valley_moment)
+                           temperature_scale=fp.dynamics.temperature_scale, initial=valley_moment,
+                           integrator=fp.integrator)
     masses = ev.masses
     out = {
         "river_loss": masses @ fp.river_values,
@@ -87,10 +96,19 @@ def schedule_theory(fp: FokkerPlanck, lr_steps: np.ndarray, dt: float, initial_m
 
 
 def bath_equilibrium(fp: FokkerPlanck) -> dict[str, Any]:
-    """The bath state of `fp`: loss `<V>_pi + d T_f / 2` (equipartition), `<V>_pi`, masses."""
+    """The bath state of `fp`: loss `<V>_pi + <valley energy>`, `<V>_pi`, masses.
+
+    Continuum: `pi_f` Boltzmann, valley energy `d T_f / 2` (equipartition). Chain
+    (`fp.dt` set): the chain's stationary masses and the valley at its stationary
+    variance at step `h` (`valley_variance`; `d T_f / 2 (1 - mu a h / 2)^-1` per
+    direction for Euler–Maruyama): the state SGD itself settles in."""
     pi = fp.stationary_masses
     river_loss = float(pi @ fp.river_values)
-    valley = 0.5 * fp.landscape.valley_dim * fp.temperature
+    if fp.dt is None:
+        valley = 0.5 * fp.landscape.valley_dim * fp.temperature
+    else:
+        v = valley_variance(fp.integrator, fp.mobility, fp.temperature, fp.curvature_values, fp.dt)
+        valley = float(pi @ (0.5 * (fp.curvature_values * v).sum(-1)))
     return {"loss": river_loss + valley, "river_loss": river_loss, "valley_energy": valley,
             "masses": pi}
 

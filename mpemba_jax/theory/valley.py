@@ -20,9 +20,18 @@ a h})`, whose fixed point is exactly `T / a` at any `h`; the
 Leimkuhler–Matthews scheme also has the exact stationary variance `T / a` on a
 harmonic valley. These functions describe Euler–Maruyama only.
 
-This is the one home of (1) and (2) in the package: `schedule_theory` and
-`em_bias` use it. A theory of the whole discrete SGD chain (river included)
-would extend this module.
+This is the one home of (1) and (2) in the package: `schedule_theory`, the
+discrete chain (`chain`) and `em_bias` use it. `valley_variance` gives the
+stationary variance per direction for each integrator of the engine:
+
+    euler_maruyama        T / (a (1 - mu a h / 2))      (eq. (2))
+    valley_exact          T / a                         (exact OU step)
+    leimkuhler_matthews   T / a                         (see below)
+
+Leimkuhler–Matthews drives `x <- (1 - mu a h) x + s (n_s + n_{s+1}) / 2`, an
+ARMA(1, 1) process: `x_s = (s / 2) [n_s + (1 + c) sum_{k>=1} c^(k-1) n_{s-k}]`
+with `c = 1 - mu a h`, of variance `(s^2 / 4) (1 + (1 + c) / (1 - c)) =
+s^2 / (2 mu a h) = T / a` at any stable `h`.
 """
 
 from __future__ import annotations
@@ -32,7 +41,49 @@ from numpy.typing import ArrayLike
 
 from ..dynamics import Dynamics
 
-__all__ = ["valley_moment_step", "valley_moment_fixed_point", "valley_moments"]
+__all__ = ["VALLEY_INTEGRATORS", "valley_moment_step", "valley_moment_fixed_point",
+           "valley_moments", "valley_variance", "valley_moment_update"]
+
+# The engine's integrators (engine.integrators.INTEGRATORS), as the theory knows them.
+VALLEY_INTEGRATORS = ("euler_maruyama", "valley_exact", "leimkuhler_matthews")
+
+
+def valley_variance(integrator: str, mu: ArrayLike, temperature: ArrayLike, curvature: ArrayLike,
+                    h: float) -> np.ndarray:
+    """Stationary variance of one valley coordinate with the river frozen, per integrator
+    (see the module docstring): EM `T / (a (1 - mu a h / 2))`, `valley_exact` and
+    Leimkuhler–Matthews `T / a`. Broadcasts; stable only for `mu a h < 2` under the
+    two explicit schemes (the caller checks). Plain arithmetic: works on NumPy and
+    JAX arrays alike (the chain's kernel calls it inside `jit`).
+
+    Example:
+      >>> float(valley_variance("valley_exact", 0.1, 0.1, 10.0, 1.0))
+      0.01
+    """
+    if integrator not in VALLEY_INTEGRATORS:
+        raise ValueError(f"integrator must be one of {VALLEY_INTEGRATORS}; got {integrator!r}")
+    if integrator == "euler_maruyama":
+        return valley_moment_fixed_point(mu, temperature, curvature, h)
+    return temperature / curvature
+
+
+def valley_moment_update(integrator: str, v, w, mu, temperature, curvature, h, xp=np):
+    """One step of the valley's second moment per coordinate for `integrator`, `(v, w)`.
+
+    Euler–Maruyama eq. (1); `valley_exact` `v <- e^{-2 c} v + (T / a)(1 - e^{-2 c})`;
+    Leimkuhler–Matthews `v <- (1 - c)^2 v + A^2 / 2 + (1 - c) A w`, `w <- A / 2`, with
+    `c = mu a h`, `A^2 = 2 mu T h` and `w = E[x_s n_s]` (the share of this step's
+    noise already in `x_s`; 0 at the start, unused by the other two). Plain
+    arithmetic in the namespace `xp` (NumPy, or `jax.numpy` inside the chain's jit).
+    """
+    if integrator == "euler_maruyama":
+        return valley_moment_step(v, mu, temperature, curvature, h), w
+    if integrator == "valley_exact":
+        decay = xp.exp(-2.0 * mu * curvature * h)
+        return decay * v + temperature / curvature * (1.0 - decay), w
+    amp = xp.sqrt(2.0 * mu * temperature * h)
+    c = 1.0 - mu * curvature * h
+    return c * c * v + amp * amp / 2.0 + c * amp * w, amp / 2.0 + 0.0 * w
 
 
 def valley_moment_step(v: ArrayLike, mu: ArrayLike, temperature: ArrayLike, curvature: ArrayLike,
@@ -63,8 +114,9 @@ def valley_moment_fixed_point(mu: ArrayLike, temperature: ArrayLike, curvature: 
 
 def valley_moments(lr_steps: ArrayLike, curvature: ArrayLike, dt: float, record_steps: ArrayLike,
                    *, time: str = "steps", temperature_scale: float = 1.0,
-                   initial: ArrayLike = 0.0) -> np.ndarray:
-    """Iterate eq. (1) along an LR table and record `v` at chosen steps.
+                   initial: ArrayLike = 0.0, integrator: str = "euler_maruyama") -> np.ndarray:
+    """Iterate the valley's second moment along an LR table and record `v` at chosen steps
+    (`valley_moment_update` of the integrator at each step).
 
     Args:
       lr_steps: `(n_steps + 1,)` LR table as the driver builds it: step `s`
@@ -85,6 +137,8 @@ def valley_moments(lr_steps: ArrayLike, curvature: ArrayLike, dt: float, record_
       >>> valley_moments(np.full(101, 0.1), 10.0, 1.0, [0, 100])   # mu a h = 1: one step
       array([0.  , 0.02])
     """
+    if integrator not in VALLEY_INTEGRATORS:
+        raise ValueError(f"integrator must be one of {VALLEY_INTEGRATORS}; got {integrator!r}")
     dyn = Dynamics(time=time, temperature_scale=temperature_scale)
     lr = np.asarray(lr_steps, np.float64)
     if lr.ndim != 1 or len(lr) == 0:
@@ -97,6 +151,7 @@ def valley_moments(lr_steps: ArrayLike, curvature: ArrayLike, dt: float, record_
     mu = lr if dyn.time == "steps" else np.ones_like(lr)
     temps = dyn.temperature_scale * lr
     v = np.broadcast_to(np.asarray(initial, np.float64), a.shape).copy()
+    w = np.zeros(a.shape)  # Leimkuhler–Matthews: E[x_s n_s]
     out = np.zeros((len(rec),) + a.shape)
     want: dict[int, list[int]] = {}
     for k, s in enumerate(rec.tolist()):
@@ -105,5 +160,5 @@ def valley_moments(lr_steps: ArrayLike, curvature: ArrayLike, dt: float, record_
         for k in want.get(s, ()):
             out[k] = v
         if s < n_steps:
-            v = valley_moment_step(v, mu[s], temps[s], a, dt)
+            v, w = valley_moment_update(integrator, v, w, mu[s], temps[s], a, dt)
     return out

@@ -30,12 +30,6 @@ def draw_figures(plan: dict, outcome: dict, out: Path) -> dict[str, str]:
     plt = pyplot()
     figs = {}
     lr_star = plan["lr_star"]
-    # The continuum theory shifted by the SGD bath reference's own offset (MC - theory),
-    # so that the curves compare with the Monte Carlo where every run ends.
-    offset = {"excess_loss": 0.0, "A_2": 0.0}
-    if "bath" in outcome:
-        b = outcome["bath"]["runs"]["bath"]["final"]
-        offset = {k: b[k] - b[f"{k}_theory"] for k in offset}
     if "plateau" in outcome:
         runs = outcome["plateau"]["runs"]
         fig, axes = plt.subplots(1, 3, figsize=(15, 4.3))
@@ -50,7 +44,7 @@ def draw_figures(plan: dict, outcome: dict, out: Path) -> dict[str, str]:
                 ax.errorbar(x, y, yerr=e, fmt="o", color=col, ms=4, capsize=2,
                             label=group if ax is axes[0] else None)
                 if th is not None:
-                    ax.plot(x, [runs[n]["final"][th] + offset[key] for n in names], "--",
+                    ax.plot(x, [runs[n]["final"][th] for n in names], "--",
                             color=col, lw=1)
         floor = np.mean([r["final"]["tv_sgd_floor"] for r in runs.values()])
         axes[1].axhline(floor, color="0.6", lw=1, ls=":", label="two-sample noise floor")
@@ -68,8 +62,8 @@ def draw_figures(plan: dict, outcome: dict, out: Path) -> dict[str, str]:
         axes[2].axhline(0, color="k", lw=0.5)
         axes[0].legend(fontsize=7, frameon=False)
         axes[1].legend(fontsize=7, frameon=False)
-        fig.suptitle("Plateau sweep: Monte Carlo (points, ±1 SE) and Fokker–Planck + the SGD "
-                     "bath's offset (dashed); red line: lr*", fontsize=10)
+        fig.suptitle("Plateau sweep: Monte Carlo (points, ±1 SE) and the discrete chain's theory "
+                     "(dashed); red line: the chain's lr*", fontsize=10)
         figs["plateau"] = _save_figure(fig, out, "plateau")
     if "shapes" in outcome:
         runs = outcome["shapes"]["runs"]
@@ -84,14 +78,14 @@ def draw_figures(plan: dict, outcome: dict, out: Path) -> dict[str, str]:
                     c = colours[runs[n]["info"]["window"]["class"]]
                     ax.errorbar(j, f[key], yerr=f[f"{key}_se"], fmt="o", color=c, capsize=2)
                     if key == "excess_loss":
-                        th = f["excess_loss_theory"] + offset["excess_loss"]
+                        th = f["excess_loss_theory"]
                         ax.plot([j - 0.3, j + 0.3], [th, th], color="k", lw=1)
                 ax.set_xticks(range(len(names)))
                 ax.set_xticklabels([n.split("_", 1)[1] for n in names], rotation=30, ha="right",
                                    fontsize=8)
                 ax.set_ylabel(key.replace("_", " "))
                 ax.set_title(f"{group}: green inside the decay window, red too fast, blue too "
-                             "slow" + ("; black: theory + SGD bath offset" if key == "excess_loss"
+                             "slow" + ("; black: the chain's theory" if key == "excess_loss"
                                        else ""),
                              fontsize=9)
         figs["shapes"] = _save_figure(fig, out, "shapes")

@@ -71,8 +71,9 @@ def _bin_range(sw: Sweep):
 
 
 def measure_runs(sw: Sweep, batch, run_: dict, ref: dict | None = None) -> dict:
-    """Final metrics of every run against the continuum bath (`pi_f`, `<V>_pi + d T_f / 2`)
-    and, given the SGD bath reference run `ref`, against the SGD's own stationary state.
+    """Final metrics of every run against the theory's bath (`bath_equilibrium(sw.fp)`: for
+    the chain at the run's step, its stationary river density and the valley at its
+    stationary variance) and, given the SGD bath reference run `ref`, against that run.
 
     Histograms are extended by the cells outside the bins (`n_bins + 2` cells);
     TV errors come from a multinomial bootstrap (`tv_distance`, `tv_between`).
@@ -87,7 +88,8 @@ def measure_runs(sw: Sweep, batch, run_: dict, ref: dict | None = None) -> dict:
     for i, name in enumerate(batch.names):
         info = sw.info[name]
         th = schedule_theory(fp, batch.lr_steps[i], sw.dt, sw.initial_masses(),
-                             batch.steps, edges=batch.bin_edges)
+                             batch.steps, edges=batch.bin_edges,
+                             valley_moment=sw.initial_valley_moment())
         r = batch.record_index(info["measure"])
         obs, se = batch.observables, batch.standard_errors
         counts = np.concatenate([[batch.underflow[i, r]], batch.counts[i, r],

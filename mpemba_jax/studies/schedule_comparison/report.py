@@ -28,15 +28,27 @@ def render_report(plan: dict, outcome: dict, figs: dict[str, str], data_dir: str
     L = []
     L.append("# Schedule comparison: what the simulation supports\n")
     devices = next(r["batch"].metadata["devices"] for k, r in outcome.items() if not k.startswith("_"))
+    th = plan["theory"]
+    cont = th["continuum"]
+    bz = th["chain"]["boltzmann_start"]
     L.append(
         f"Landscape `{land.name}` ({', '.join(f'{k}={x:g}' for k, x in land.params.items())}), "
         f"bath LR {run_['lr_bath']:g}, time convention `{run_['time']}`, dt = {run_['dt']:g}, "
         f"`T = {run_['temperature_scale']:g} * lr`. Particles start upstream at "
-        f"y = {run_['init_y']:g}, x = 0. Strong Mpemba point lr* = "
+        f"y = {run_['init_y']:g}, x = 0. Theory: the discrete chain the runs execute "
+        f"(`FokkerPlanck(..., dt={run_['dt']:g})`, {th['chain']['integrator']}; THEORY section 8), "
+        f"not the continuum Fokker–Planck limit. Strong Mpemba point of the chain lr* = "
         + (f"{plan['lr_star']:.5g}" if plan["lr_star"] else "none") +
-        f" in [{run_['lr_range'][0]:g}, {run_['lr_range'][1]:g}]; lambda_2 = {lam[1]:.3g}, "
-        f"lambda_3 = {lam[2]:.3g} per unit time at the bath. "
-        f"tau_x / tau_y (equilibrium averages): "
+        f" in [{run_['lr_range'][0]:g}, {run_['lr_range'][1]:g}], for a start in the chain's own "
+        f"stationary state at the plateau LR (what a plateau reaches); the continuum theory's is "
+        + (f"{cont['lr_star']:.5g}" if cont["lr_star"] else "none") +
+        "; from the continuum Boltzmann state (what `mj.equilibrium` samples) the chain has "
+        + (f"strong points {', '.join(f'{x:.5g}' for x in bz['strong_points'])}"
+           if len(bz["strong_points"]) else
+           f"none (smallest |a_2| = {abs(bz['optimal_a2']):.2g} at {bz['optimal_lr']:.4g})")
+        + f". Chain: lambda_2 = {lam[1]:.4g}, lambda_3 = {lam[2]:.4g} per unit time at the bath "
+        f"(continuum {cont['eigenvalues'][1]:.4g}, {cont['eigenvalues'][2]:.4g}). "
+        f"tau_x / tau_y (continuum, equilibrium averages): "
         + ", ".join(f"{float(k):.4g}: {plan['timescales']['tau_x'][k]:.3g} / "
                     f"{plan['timescales']['tau_y'][k]:.3g}" for k in plan["timescales"]["tau_x"])
         + f". Total wall time {outcome['_seconds']:.0f} s on {devices['count']} "
@@ -47,25 +59,26 @@ def render_report(plan: dict, outcome: dict, figs: dict[str, str], data_dir: str
         f"differences of means carry paired standard errors from {run_['n_groups']} independent "
         f"groups of noise blocks; TV distances carry multinomial-bootstrap errors (unpaired). "
         f"\"Significant\" means |difference| > {z:g} SE. \"Excess loss\" is the mean loss minus the "
-        f"bath equilibrium loss `<V>_pi + d T_f / 2`.\n")
+        f"loss of the chain's stationary state at the bath LR (`<V>` over its river density plus "
+        f"the valley at its stationary variance at this step): the state SGD itself settles in.\n")
     if "bath" in outcome:
         b = outcome["bath"]["runs"]["bath"]["final"]
         nb = outcome["bath"]["batch"]
         L.append(
-            f"**The SGD bath.** Discrete SGD is not the continuum: a reference run of "
-            f"{nb.n_particles:,} particles started in the continuum Boltzmann state at the bath "
-            f"LR and held there for {nb.metadata['n_steps']} steps (about "
-            f"{nb.metadata['n_steps'] * lam[1] * run_['dt']:.1f} / lambda_2) ends at excess loss "
-            f"{fmt(b['excess_loss'], b['excess_loss_se'])} (river part "
-            f"{fmt(b['excess_river_loss'], b['excess_river_loss_se'])}; valley energy "
+            f"**The SGD bath.** A reference run of {nb.n_particles:,} particles started in the "
+            f"continuum Boltzmann state at the bath LR and held there for "
+            f"{nb.metadata['n_steps']} steps (about {nb.metadata['n_steps'] * lam[1] * run_['dt']:.1f}"
+            f" / lambda_2) ends at excess loss {fmt(b['excess_loss'], b['excess_loss_se'])} "
+            f"(chain theory {fmt(b['excess_loss_theory'])}; river part "
+            f"{fmt(b['excess_river_loss'], b['excess_river_loss_se'])}, theory "
+            f"{fmt(b['excess_river_loss_theory'])}; valley energy "
             f"{fmt(b['valley_energy'], b['valley_energy_se'])} against d T / 2 = "
-            f"{fmt(b['equipartition'])}, the Euler–Maruyama valley recursion predicts "
-            f"{fmt(b['valley_energy_theory'])}), A_2 = {fmt(b['A_2'], b['A_2_se'])}, "
-            f"TV to the continuum bath {fmt(b['tv'], b['tv_se'])} (noise floor "
-            f"{fmt(b['tv_floor'])}). That offset (the river's O(mu V'' dt) step error in the "
-            f"narrow well as well as the valley's) is where every run ends; \"TV to the SGD "
-            f"bath\" below is the distance to this reference histogram (two-sample noise floor "
-            f"about {fmt(np.mean([r['final'].get('tv_sgd_floor', np.nan) for k, x in outcome.items() if not k.startswith('_') and k not in ('bath', 'valley') for r in x['runs'].values()]))}).\n")
+            f"{fmt(b['equipartition'])}, theory {fmt(b['valley_energy_theory'])}), A_2 = "
+            f"{fmt(b['A_2'], b['A_2_se'])} (theory {fmt(b['A_2_theory'])}), TV to the chain's "
+            f"bath {fmt(b['tv'], b['tv_se'])} (expected at this N {fmt(b['tv_theory_expected'])}, "
+            f"noise floor {fmt(b['tv_floor'])}). \"TV to the SGD bath\" below is the distance to "
+            f"this reference histogram (two-sample noise floor about "
+            f"{fmt(np.mean([r['final'].get('tv_sgd_floor', np.nan) for k, x in outcome.items() if not k.startswith('_') and k not in ('bath', 'valley') for r in x['runs'].values()]))}).\n")
     L += _verdict_table(plan, outcome)
     L += _plateau_section(plan, outcome)
     L += _shapes_section(plan, outcome)
@@ -167,7 +180,7 @@ def _plateau_section(plan: dict, outcome: dict) -> list[str]:
                  f"{cfg['plateau']['shape']} decay, measured {cfg['plateau']['hold']} steps after "
                  "the decay ends. Excess loss (MC ± SE / theory), TV (MC ± SE / theory incl. "
                  "noise), A_2 (MC ± SE / theory):\n")
-        L.append("| group | plateau | excess loss | theory | river part | theory | TV to SGD bath | TV to continuum | theory | A_2 | theory |")
+        L.append("| group | plateau | excess loss | theory | river part | theory | TV to SGD bath | TV to chain bath | theory | A_2 | theory |")
         L.append("|---|---|---|---|---|---|---|---|---|---|---|")
         for group, names in groups(res["runs"]).items():
             for n in sorted(names, key=lambda n: res["runs"][n]["info"]["peak"]):
@@ -180,7 +193,7 @@ def _plateau_section(plan: dict, outcome: dict) -> list[str]:
                          f"{fmt(f['tv'], f['tv_se'])} | "
                          f"{fmt(f['tv_theory_expected'])} | {fmt(f['A_2'], f['A_2_se'])} | "
                          f"{fmt(f['A_2_theory'])} |")
-        L.append(f"\nTV noise floors: one sample of the continuum bath "
+        L.append(f"\nTV noise floors: one sample of the chain's bath "
                  f"{fmt(np.mean([r['final']['tv_floor'] for r in res['runs'].values()]))}; two "
                  f"samples of one state (TV to the SGD bath) "
                  f"{fmt(np.mean([r['final']['tv_sgd_floor'] for r in res['runs'].values()]))}.\n")
@@ -282,13 +295,15 @@ def _theory_section(plan: dict, outcome: dict) -> list[str]:
     L = []
     L.append("## Monte Carlo against the time-dependent theory\n")
     L.append("z = (MC - theory) / SE of every final metric (TV against the theory's expected "
-             "sampled TV). The theory is the 1D Fokker–Planck river (`mj.evolve`) with the "
-             "valley's Euler–Maruyama moment recursion per river cell; it neglects terms of order "
-             "tau_x / tau_y and the river's O(mu h) step error, so |z| > 3 marks where those "
-             "are resolved, not necessarily a bug.\n")
+             "sampled TV). The theory is the river's discrete chain at the run's step "
+             "(`mj.evolve` on `FokkerPlanck(..., dt)`, THEORY section 8) with the valley's "
+             "Euler–Maruyama moment recursion per river cell, whose current moment pushes the "
+             "river (the valley's lag after a decay, to leading order); it neglects the valley "
+             "state that particles carry from cell to cell and the correlation of consecutive "
+             "valley energies, so |z| > 3 marks where those are resolved.\n")
     L.append("Columns \"after offset\" subtract the SGD bath reference's own MC - theory "
-             "offset (errors of both combined): what is left of the discrepancy once the "
-             "discretisation offset of the bath state is accounted for.\n")
+             "offset (errors of both combined): with the chain's theory there should be no "
+             "common offset left to remove, and these columns check that.\n")
     L.append("| sweep | metric | runs | max abs z | mean z | beyond 3 SE | after offset: max abs z | mean z | beyond 3 SE |")
     L.append("|---|---|---|---|---|---|---|---|---|")
     for sweep, rows in v["theory"].items():

@@ -96,11 +96,13 @@ def write_outputs(plan: dict, outcome: dict, out: str | os.PathLike, *,
 
 
 def summary(plan: dict, outcome: dict) -> dict:
-    """`summary.json`: config, `lr*`, strong points, spectrum, timescales, verdicts,
-    wall times and every run's `info` and `final` metrics, by sweep."""
+    """`summary.json`: config, `lr*`, strong points, spectrum, the chain against the
+    continuum theory, timescales, verdicts, wall times and every run's `info` and
+    `final` metrics, by sweep."""
     s = plan["summary"]
     out = {"config": plan["cfg"], "lr_star": plan["lr_star"],
            "strong_points": s.strong_points, "eigenvalues": plan["fp"].eigenvalues,
+           "theory": plan["theory"],
            "timescales": plan["timescales"], "verdicts": outcome["_verdicts"],
            "seconds": outcome["_seconds"], "sweeps": {}}
     for sweep, res in outcome.items():

@@ -1,8 +1,14 @@
 """The schedule study's batches: every schedule of every sweep, built and checked, none run.
 
-`build_plan(cfg)` turns a checked config into the landscape, the Fokker–Planck
-operator at the bath LR, the strong Mpemba point `lr*`, and one `Sweep` per
-batch (each becomes one `run_batch` call):
+`build_plan(cfg)` turns a checked config into the landscape, the theory at
+the bath LR, the strong Mpemba point `lr*`, and one `Sweep` per batch (each
+becomes one `run_batch` call). The theory is the discrete chain the runs
+execute (`FokkerPlanck(..., dt=run.dt)`, THEORY section 8: Euler–Maruyama at
+the run's step, `dt = 1` is SGD), and `lr*` is the chain's strong Mpemba
+point for the state a plateau reaches, its own stationary state
+(`start="chain"`); the continuum theory's `lr*` is kept for comparison. The
+decay window (`decay_window`, `tau_y`) stays the continuum's: it classifies
+decays by rates, where the chain's differ by a few per cent.
 
 - `bath`: the SGD's own stationary state at the bath LR (the reference every
   distance is measured to), from the continuum Boltzmann state;
@@ -21,6 +27,7 @@ config fails before anything is compiled.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -30,9 +37,13 @@ from ...engine import equilibrium, make_plan, point
 from ...presets import preset
 from ...schedules import (constant, evaluate_schedule, greedy_anneal, lr_sum, match_lr_sum, quench,
                           window_decay, wsd)
-from ...theory import FokkerPlanck, decay_window, tau_x, tau_y
+from ...theory import FokkerPlanck, MpembaSummary, decay_window, tau_x, tau_y
 
 __all__ = ["Sweep", "build_plan", "window_class"]
+
+# Plateau LRs scanned for the chain's strong point: each needs the chain's own
+# stationary state (one linear solve); Brent's method refines between them.
+_N_SCAN_CHAIN = 40
 
 
 class Sweep:
@@ -52,6 +63,14 @@ class Sweep:
     def initial_masses(self):
         return self.fp.point_mass(self.init_y) if self.init_lr is None else self.fp.equilibrium(self.init_lr)
 
+    def initial_valley_moment(self):
+        """The valley's second moment per coordinate at the start, `(n_grid, d)`: 0 at the
+        upstream point (`x = 0`), `T / a` in the Boltzmann state that `mj.equilibrium` samples."""
+        a = self.fp.curvature_values
+        if self.init_lr is None:
+            return np.zeros_like(a)
+        return self.temperature_scale * self.init_lr / a
+
 
 def _label(x: float) -> str:
     return f"{x:.4g}"
@@ -60,7 +79,9 @@ def _label(x: float) -> str:
 def build_plan(cfg: dict) -> dict[str, Any]:
     """Landscape, theory objects, `lr*`, and the `Sweep`s of `cfg` (checked, not run).
 
-    Returns `{"cfg", "landscape", "fp", "lr_star", "summary", "sweeps", "timescales"}`.
+    Returns `{"cfg", "landscape", "fp", "lr_star", "summary", "sweeps", "timescales",
+    "theory"}`; `theory` compares the chain with the continuum (`lr*` and `lambda_k` of
+    both, the chain's Mpemba summary for the Boltzmann start).
     """
     run_ = cfg["run"]
     try:
@@ -70,9 +91,8 @@ def build_plan(cfg: dict) -> dict[str, Any]:
     bath, dt, time = run_["lr_bath"], float(run_["dt"]), run_["time"]
     g = float(run_["temperature_scale"])
     lo, hi = run_["lr_range"]
-    fp_kw = dict(time=time, temperature_scale=g, n_grid=run_["fp_grid"], n_modes=4)
-    fp_star = FokkerPlanck(land, bath, lr_max=hi, **fp_kw)
-    summary = fp_star.mpemba_summary((lo, hi))
+    key = (land, bath, dt, time, g, int(run_["fp_grid"]))
+    fp_star, summary, theory = _theory(*key, float(lo), float(hi))
     lr_star = float(summary.optimal_lr) if len(summary.strong_points) else None
     sweeps_wanted = run_["sweeps"]
 
@@ -92,7 +112,7 @@ def build_plan(cfg: dict) -> dict[str, Any]:
                   n_particles=run_["n_particles"])
 
     def fp_for(max_lr):
-        return FokkerPlanck(land, bath, lr_max=max(max_lr, hi), **fp_kw)
+        return _operator(*key, float(max(max_lr, hi)))
 
     sweeps = []
     if any(s in sweeps_wanted for s in ("plateau", "shapes", "equal_area")):
@@ -125,7 +145,43 @@ def build_plan(cfg: dict) -> dict[str, Any]:
                                       n_grid=run_["fp_grid"])) for x in (bath, lr_star or lo, hi)},
     }
     return {"cfg": cfg, "landscape": land, "fp": fp_star, "lr_star": lr_star,
-            "summary": summary, "sweeps": sweeps, "timescales": timescales}
+            "summary": summary, "sweeps": sweeps, "timescales": timescales, "theory": theory}
+
+
+@functools.lru_cache(maxsize=16)
+def _operator(land, bath, dt, time, g, n_grid, lr_max) -> FokkerPlanck:
+    """The chain's operator at the run's step (cached: configs that differ only in their
+    sweeps share it, and building one solves its spectrum)."""
+    return FokkerPlanck(land, bath, time=time, temperature_scale=g, n_grid=n_grid, n_modes=4,
+                        lr_max=lr_max, dt=dt)
+
+
+@functools.lru_cache(maxsize=4)
+def _theory(land, bath, dt, time, g, n_grid, lo, hi):
+    """`(fp, summary, theory)`: the chain at the bath LR, the `MpembaSummary` of its
+    strong points for the plateau's own state (`start="chain"`; `worst_*` left out,
+    each LR tried costs a linear solve), and the chain against the continuum."""
+    fp = _operator(land, bath, dt, time, g, n_grid, hi)
+    points = fp.strong_mpemba_points((lo, hi), n_scan=_N_SCAN_CHAIN, start="chain")
+    a3 = fp.amplitude(points, 3, start="chain") if len(points) else np.zeros(0)
+    if len(points):
+        j = int(np.argmin(np.abs(a3)))
+        opt, opt_a2 = float(points[j]), float(fp.amplitude(points[j], 2, start="chain"))
+    else:
+        opt, opt_a2 = math.nan, math.nan
+    summary = MpembaSummary(strong_points=points, a3_at_points=np.asarray(a3, float),
+                            optimal_lr=opt, optimal_a2=opt_a2, worst_lr=math.nan,
+                            worst_a2=math.nan, index=int(len(points)))
+    cont_fp = FokkerPlanck(land, bath, time=time, temperature_scale=g, n_grid=n_grid, n_modes=4,
+                           lr_max=hi)
+    cont = cont_fp.mpemba_summary((lo, hi))
+    theory = {"chain": {"dt": dt, "integrator": fp.integrator, "eigenvalues": fp.eigenvalues,
+                        "lr_star": opt if len(points) else None, "strong_points": points,
+                        "boltzmann_start": fp.mpemba_summary((lo, hi))._asdict()},
+              "continuum": {"eigenvalues": cont_fp.eigenvalues,
+                            "lr_star": float(cont.optimal_lr) if cont.index else None,
+                            "strong_points": cont.strong_points}}
+    return fp, summary, theory
 
 
 def _plateau_sweep(pl, land, bath, dt, lr_star, resolve, records, fp_for, common) -> Sweep:

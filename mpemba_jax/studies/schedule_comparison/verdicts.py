@@ -27,7 +27,7 @@ def compare_runs(res, a, b, metric, z, ref=None):
     `sign` -1 / 0 / +1 for `a` significantly better / neither / worse.
 
     `loss`: paired difference of the mean loss (shared noise, grouped blocks).
-    `tv`: TV to the SGD bath reference (`ref`; else to the continuum bath), unpaired
+    `tv`: TV to the SGD bath reference (`ref`; else to the theory's bath), unpaired
     bootstrap errors. `a2`: `|A_2 - A_2^ref|`; when both runs lie on the same side
     of the reference it is the paired difference of `A_2`, else an unpaired bound.
     """
@@ -249,7 +249,7 @@ def _lr_sum_verdict(res, z):
 
 def theory_agreement(out) -> dict:
     """z = (MC - theory) / SE of the final metrics, raw and after subtracting the SGD
-    bath reference's own offset from the continuum theory (its `MC - theory`)."""
+    bath reference's own offset from the theory (its `MC - theory`)."""
     ref = out["bath"]["runs"]["bath"]["final"] if "bath" in out else None
     rows = {}
     for sweep, res in out.items():
