@@ -60,7 +60,7 @@ def add_parser(sub):
                    help="independent seed triples (seed + 3 i, ...; default 1)")
     p.add_argument("--theory", choices=("continuum", "chain"), default="continuum",
                    help="continuum Fokker–Planck (its EM bias at dt is estimated and reported) "
-                        "or the discrete chain at dt (where available)")
+                        "or the discrete chain the integrator runs at dt (THEORY section 8)")
     p.add_argument("--groups", type=int, default=64,
                    help="replicate groups per run (aggregate chi-square, jackknife; default 64)")
     p.add_argument("--n-grid", type=int, default=2000, help="Fokker–Planck grid cells")

@@ -32,6 +32,23 @@ excess in the edge bins of free diffusion, decaying only like `sqrt(h)`);
 undoing that needs one bit of state per particle that the driver does not
 keep. There the valley stays second order and the river is first order.
 
+Two properties of Leimkuhler–Matthews a user of schedules should know (both
+measured in `tests/engine/test_integrators.py`, against the scheme's exact
+variance recursion on a harmonic valley):
+- *Half-step lag in T.* Step `s` multiplies `(n_s + n_{s+1}) / 2` by its own
+  amplitude `s(lr_s)`, so the draw `n_{s+1}` enters at `s(lr_s) / 2` and then
+  `s(lr_{s+1}) / 2`: under a changing LR the injected temperature follows the
+  schedule half a step late. After a drop the valley is hotter for about one
+  valley relaxation time than an Euler–Maruyama run at the same table (20 %
+  in the first step after a drop from `eta a = 0.5` to `0.2`); on a smooth
+  decay the effect is `O(dT/ds)`, a shift of the schedule by half a step.
+- *Start transient.* The stationary law of the scheme correlates `x_s` with the
+  carried draw, `E[x_s n_s] = s / 2`; a start drawn from `mj.equilibrium` (or
+  any start) has no such correlation, so the first step's valley variance is
+  low by the relative amount `c mu a h` (`c = 1 - mu a h`; 25 % at `mu a h = 0.5`),
+  decaying like `c^(2s)`. Discard the first few valley relaxation times
+  (`1 / (mu a h)` steps), or start from a state the scheme itself produced.
+
 After each step `y` is reflected at the walls (mirror reflection, which is
 exact for Euler–Maruyama on free diffusion).
 

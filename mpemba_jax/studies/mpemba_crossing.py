@@ -98,11 +98,13 @@ def _cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def make_theory(landscape, lr_bath: float, n_grid: int, dt: float, kind="continuum"):
+def make_theory(landscape, lr_bath: float, n_grid: int, dt: float, kind="continuum",
+                integrator: str = "euler_maruyama"):
     """The theory the particles are tested against: `(FokkerPlanck, description)`.
 
-    `kind`: `"continuum"`, `"chain"` (the discrete chain at `dt`), or a callable
-    `(landscape, lr_bath, n_grid, dt) -> FokkerPlanck`."""
+    `kind`: `"continuum"`, `"chain"` (the discrete chain the `integrator` runs at step
+    `dt`, THEORY section 8), or a callable `(landscape, lr_bath, n_grid, dt) ->
+    FokkerPlanck`."""
     common = dict(n_grid=n_grid, n_modes=8, lr_max=10 * lr_bath)
     if callable(kind):
         return kind(landscape, lr_bath, n_grid, dt), {"kind": getattr(kind, "__name__", "custom"),
@@ -110,13 +112,8 @@ def make_theory(landscape, lr_bath: float, n_grid: int, dt: float, kind="continu
     if kind == "continuum":
         return FokkerPlanck(landscape, lr_bath, **common), {"kind": "continuum", "dt": 0.0}
     if kind == "chain":
-        try:
-            fp = FokkerPlanck(landscape, lr_bath, dt=dt, **common)
-        except TypeError:
-            raise ValueError("theory='chain' needs the discrete-chain theory "
-                             "(FokkerPlanck(..., dt=)), which this version lacks; use "
-                             "theory='continuum'") from None
-        return fp, {"kind": "chain", "dt": dt}
+        fp = FokkerPlanck(landscape, lr_bath, dt=dt, integrator=integrator, **common)
+        return fp, {"kind": "chain", "dt": dt, "integrator": integrator}
     raise ValueError(f"theory must be 'continuum', 'chain' or a callable; got {kind!r}")
 
 
@@ -142,7 +139,7 @@ def run_mpemba_crossing(landscape, *, lr_bath: float = 0.01, lr_cold: float | No
     if isinstance(groups, bool) or int(groups) != groups or groups < 3:
         raise ValueError(f"groups must be an integer >= 3; got {groups!r}")
     n_particles = int(n_particles)
-    fp, described = make_theory(landscape, lr_bath, n_grid, dt, theory)
+    fp, described = make_theory(landscape, lr_bath, n_grid, dt, theory, integrator)
     lrs = choose_plateaus(fp, lr_cold, lr_hot)
     a = {k: fp.amplitudes(v)[:4].tolist() for k, v in lrs.items()}
     lam = fp.eigenvalues

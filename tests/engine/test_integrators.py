@@ -193,6 +193,45 @@ def test_leimkuhler_matthews_matches_its_discrete_stationary_law():
     assert abs(chain[1] - exact[1]) > 8 * se[1], (chain, exact, se)
 
 
+def _lm_valley_variance(sigma, c, lag=True, start_with_noise=False):
+    """Exact variance of `x_{s+1} = c_s x_s + (sigma_s n_s + sigma' n_{s+1}) / 2` from
+    `x_0 ~ N(0, T_0 / a)`, with `sigma' = sigma_s` (the engine: the carried draw `n_{s+1}`
+    enters step `s` at step `s`'s amplitude, `lag=True`) or `sigma_{s+1}` (every draw at
+    its own step's amplitude). `q_s = E[x_s n_s]`: 0 for a start drawn without its
+    noise, the stationary `sigma_0 / 2` otherwise."""
+    v = [sigma[0] ** 2 / (2 * (1 - c[0]))]     # T_0 / a = sigma_0^2 / (2 mu a h)
+    q = sigma[0] / 2 if start_with_noise else 0.0
+    for s in range(len(c)):
+        carried = sigma[s] if lag else sigma[s + 1]
+        v.append(c[s] ** 2 * v[-1] + sigma[s] ** 2 / 4 + carried ** 2 / 4 + c[s] * sigma[s] * q)
+        q = carried / 2
+    return np.array(v)
+
+
+@pytest.mark.statistical
+def test_leimkuhler_matthews_start_transient_and_half_step_lag():
+    # Documented in engine/integrators.py: a start drawn without its carried noise
+    # has an O(mu a h) transient, and after an LR change the carried draw enters at
+    # the previous step's amplitude (a half-step lag in T). Harmonic valley, SGD
+    # (time="steps", dt = 1), eta a = 0.5, then a drop to eta = 0.02 at step 20: the
+    # particles follow the exact recursion of that scheme, and each effect is many SE.
+    a, d, n = 10.0, 4, 40
+    lrs = np.where(np.arange(n + 1) < 20, 0.05, 0.02)
+    land = mj.preset("harmonic", valley_curvature=a, valley_dim=d)
+    res = mj.simulate(land, lrs, n_particles=100_000, n_steps=n, dt=1.0,
+                      init=mj.equilibrium(0.05), record_every=1, seed=11, progress=False,
+                      integrator="leimkuhler_matthews")
+    sigma, c = np.sqrt(2.0) * res.lr_steps, 1.0 - a * res.lr_steps[:-1]  # sqrt(2 mu T h), T = eta
+    energy = lambda v: 0.5 * a * d * v  # noqa: E731
+    est, se = res.observables["valley_energy"], res.standard_errors["valley_energy"]
+    assert_within_se(est, se, energy(_lm_valley_variance(sigma, c)), "LM valley energy")
+    no_transient = energy(_lm_valley_variance(sigma, c, start_with_noise=True))
+    no_lag = energy(_lm_valley_variance(sigma, c, lag=False))
+    assert (no_transient[1] - est[1]) / se[1] > 20        # 25 % low after the first step
+    assert (no_transient[19] - est[19]) / se[19] < 3      # gone by the drop (decays as c^2s)
+    assert (est[20] - no_lag[20]) / se[20] > 20           # the hot draw carried across the drop
+
+
 # -- walls, splitting, chunking ---------------------------------------------------
 @pytest.mark.statistical
 @pytest.mark.parametrize("integrator", INTEGRATORS)
