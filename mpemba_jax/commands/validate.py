@@ -85,6 +85,8 @@ def _command(args) -> str:
         if name in ("func", "command", "out", "results", "figure", "no_progress") or value is None:
             continue
         for v in (value if isinstance(value, list) else [value]):
+            if name == "n_particles" and float(v).is_integer():
+                v = int(v)  # read as a float so that 1e6 is accepted; written as a count
             words += ["--" + name.replace("_", "-"), str(v)]
     return shlex.join(words)
 
