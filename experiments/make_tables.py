@@ -7,7 +7,10 @@ and `docs/bench/doctor-cpu-quick.json` (`mpemba-jax doctor --quick`), and replac
     <!-- BEGIN generated: NAME (experiments/make_tables.py) -->
     <!-- END generated: NAME -->
 
-with the table NAME. Nothing is pasted by hand: rerun this after the experiments.
+with the table NAME; and rewrites the wholly generated reports from their JSON
+(`docs/chain/report.md` from `docs/chain/discrete_chain.json`,
+`experiments/discrete_chain.py`). Nothing is pasted by hand: rerun this after
+the experiments.
 
     python experiments/make_tables.py [--check]      # --check: fail if a file would change
 """
@@ -23,6 +26,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import discrete_chain
 from doctor_tables import doctor_table
 from mpemba_jax.io.markdown import replace_section
 
@@ -30,10 +34,13 @@ ROOT = Path(__file__).resolve().parents[1]
 CALIBRATION = ROOT / "docs" / "validation" / "calibration.json"
 CROSSING = ROOT / "docs" / "validation" / "crossing"
 DOCTOR = ROOT / "docs" / "bench" / "doctor-cpu-quick.json"
-TARGETS = {ROOT / "README.md": ("crossing-summary",),
+CHAIN = ROOT / "docs" / "chain" / "discrete_chain.json"
+TARGETS = {ROOT / "README.md": ("crossing-summary", "chain-summary"),
            ROOT / "docs" / "validation.md": ("calibration-size", "calibration-power",
                                              "crossing-summary", "crossing-seeds"),
            ROOT / "docs" / "performance.md": ("doctor-quick",)}
+# Whole files generated from one JSON: {file: (json, renderer)}.
+REPORTS = {ROOT / "docs" / "chain" / "report.md": (CHAIN, discrete_chain.report)}
 
 
 def _cell(text: str) -> str:
@@ -206,6 +213,8 @@ def main(argv=None) -> int:
     if DOCTOR.exists():
         tables["doctor-quick"] = doctor_table(json.loads(DOCTOR.read_text()),
                                               str(DOCTOR.relative_to(ROOT)))
+    if CHAIN.exists():
+        tables["chain-summary"] = discrete_chain.summary(json.loads(CHAIN.read_text()))
     changed = []
     for path, names in TARGETS.items():
         text = path.read_text()
@@ -220,6 +229,11 @@ def main(argv=None) -> int:
             changed.append(str(path.relative_to(ROOT)))
             if not args.check:
                 path.write_text(new)
+    for path, (source, render) in REPORTS.items():
+        if source.exists() and path.read_text() != render(json.loads(source.read_text())):
+            changed.append(str(path.relative_to(ROOT)))
+            if not args.check:
+                path.write_text(render(json.loads(source.read_text())))
     print(("would change: " if args.check else "rewrote: ") + (", ".join(changed) or "nothing"))
     return 1 if (args.check and changed) else 0
 
