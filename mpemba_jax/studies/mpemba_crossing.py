@@ -12,9 +12,16 @@ study's claims, each a test that could fail (`crossing_claims` says how).
 The theory is one argument: `theory="continuum"` (the Fokker–Planck operator,
 the `dt -> 0` limit; its Euler–Maruyama bias at the run's `dt` is estimated
 by `em_bias` and named wherever the histograms resolve it), `"chain"` (the
-theory of the discrete chain at the run's `dt`, `FokkerPlanck(..., dt=dt)`,
-once the theory room provides it), or a callable
-`(landscape, lr_bath, n_grid, dt) -> FokkerPlanck`.
+theory of the discrete chain the integrator runs at the run's `dt`,
+`FokkerPlanck(..., dt=dt, integrator=...)`, THEORY section 8), or a callable
+`(landscape, lr_bath, n_grid, dt) -> FokkerPlanck`. The starts are always
+Boltzmann states (`mj.equilibrium`): on the chain their amplitudes carry the
+`O(dt)` difference between the Boltzmann state and the chain's own stationary
+state, so the plateaus move with `dt` (box_wells at bath 0.01: `lr*` 0.0182 in
+the continuum; for a Boltzmann start on the chain at `dt = 0.2`, 0.01095, close
+to the bath; the `lr* (Boltzmann)` column of docs/chain/report.md). Starting
+from the chain's stationary states (`start="chain"`) needs an engine start
+drawn from river cells, which the engine does not have yet.
 
 `run_mpemba_crossing` runs one seed triple (`mpemba-jax validate --replicates`
 runs several); `write_crossing_outputs` writes `verdict.json` (everything) and the figure;
