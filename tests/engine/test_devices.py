@@ -21,7 +21,6 @@ CHILD = textwrap.dedent("""
     import json
     import jax
     import numpy as np
-import pytest
     import mpemba_jax as mj
 
     assert jax.device_count() == 4, jax.devices()
