@@ -274,6 +274,20 @@ def summary(data: dict) -> str:
     return "\n".join(L)
 
 
+def crossing_on_the_chain(run: dict) -> str:
+    """The README's lines on one crossing study run with `--theory chain` (its JSON)."""
+    p, a = run["plateaus"], run["amplitudes"]
+    L = [f"`{run['command']}` ({run['wall_seconds'] / 60:.0f} min on this 2-core CPU, shared): "
+         f"plateaus from the chain-start amplitude, cold {p['cold']:.4g} (a_2 "
+         f"{a['cold'][1]:+.4f}), lr* {p['star']:.4g}, hot {p['hot']:.4g} (a_2 {a['hot'][1]:+.4f}); "
+         "runs started from the chain's stationary states (`mj.chain_state`).", "",
+         "| claim | outcome |", "|---|---|"]
+    L += [f"| {c['claim']} | {c['outcome']} |".replace("|A_2|", "\\|A_2\\|")
+          .replace("|a_2(cold)|", "\\|a_2(cold)\\|") for c in run["checks"]]
+    L += ["", "(The negative control is meant to fail: the cold plateau relaxes at lambda_2.)"]
+    return "\n".join(L)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--json", default="docs/chain/discrete_chain.json")

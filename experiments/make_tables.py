@@ -9,7 +9,9 @@ and `docs/bench/doctor-cpu-quick.json` (`mpemba-jax doctor --quick`), and replac
 
 with the table NAME; and rewrites the wholly generated reports from their JSON
 (`docs/chain/report.md` from `docs/chain/discrete_chain.json`,
-`experiments/discrete_chain.py`). Nothing is pasted by hand: rerun this after
+`experiments/discrete_chain.py`), and the README's chain sections from those
+and `docs/chain/crossing_dt0.2.json` (`mpemba-jax validate --theory chain
+--results`). Nothing is pasted by hand: rerun this after
 the experiments.
 
     python experiments/make_tables.py [--check]      # --check: fail if a file would change
@@ -35,7 +37,8 @@ CALIBRATION = ROOT / "docs" / "validation" / "calibration.json"
 CROSSING = ROOT / "docs" / "validation" / "crossing"
 DOCTOR = ROOT / "docs" / "bench" / "doctor-cpu-quick.json"
 CHAIN = ROOT / "docs" / "chain" / "discrete_chain.json"
-TARGETS = {ROOT / "README.md": ("crossing-summary", "chain-summary"),
+CHAIN_CROSSING = ROOT / "docs" / "chain" / "crossing_dt0.2.json"
+TARGETS = {ROOT / "README.md": ("crossing-summary", "chain-summary", "chain-crossing"),
            ROOT / "docs" / "validation.md": ("calibration-size", "calibration-power",
                                              "crossing-summary", "crossing-seeds"),
            ROOT / "docs" / "performance.md": ("doctor-quick",)}
@@ -215,6 +218,9 @@ def main(argv=None) -> int:
                                               str(DOCTOR.relative_to(ROOT)))
     if CHAIN.exists():
         tables["chain-summary"] = discrete_chain.summary(json.loads(CHAIN.read_text()))
+    if CHAIN_CROSSING.exists():
+        tables["chain-crossing"] = discrete_chain.crossing_on_the_chain(
+            json.loads(CHAIN_CROSSING.read_text()))
     changed = []
     for path, names in TARGETS.items():
         text = path.read_text()

@@ -28,6 +28,7 @@ from .schedules import quench as quench
 from .schedules import window_decay as window_decay
 from .schedules import wsd as wsd
 from .engine import SimulationDiverged as SimulationDiverged
+from .engine import chain_state as chain_state
 from .engine import equilibrium as equilibrium
 from .engine import point as point
 from .engine import run_batch as run_batch
@@ -57,7 +58,7 @@ __all__ = [
     "Dynamics", "ValleyRiver", "list_presets", "preset",
     "DECAY_SHAPES", "constant", "greedy_anneal", "lr_sum", "lr_table", "match_lr_sum",
     "power_law_decay", "quench", "window_decay", "wsd",
-    "equilibrium", "point", "SimulationDiverged", "run_batch", "simulate",
+    "equilibrium", "chain_state", "point", "SimulationDiverged", "run_batch", "simulate",
     "BatchResult", "SimulationResult", "load_result", "plot_histograms",
     "DecayWindow", "Evolution", "FokkerPlanck", "MpembaSummary", "decay_window", "distances",
     "evolve", "schedule_theory", "tau_x", "tau_y",

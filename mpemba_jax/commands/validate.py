@@ -84,6 +84,11 @@ def _command(args) -> str:
     for name, value in vars(args).items():
         if name in ("func", "command", "out", "results", "figure", "no_progress") or value is None:
             continue
+        if isinstance(value, bool):  # a flag: spelled when set
+            words += ["--" + name.replace("_", "-")] if value else []
+            continue
+        if name == "heartbeat_timeout" and not vars(args).get("distributed"):
+            continue
         for v in (value if isinstance(value, list) else [value]):
             if name == "n_particles" and float(v).is_integer():
                 v = int(v)  # read as a float so that 1e6 is accepted; written as a count

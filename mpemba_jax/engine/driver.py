@@ -204,7 +204,8 @@ def _initial_states(plan: RunPlan, root, replicated, by_block):
             return (jax.device_put(jnp.asarray(x, plan.dtype), by_block),
                     jax.device_put(jnp.asarray(init.y[take], plan.dtype), by_block))
         return from_arrays
-    kind = "point" if isinstance(init, _initial.Point) else "equilibrium"
+    kind = ("point" if isinstance(init, _initial.Point) else
+            "chain" if isinstance(init, _initial.ChainState) else "equilibrium")
     sample = _kernels.init_kernel(plan.landscape, plan.block_size, plan.dtype, kind)
     params = jax.tree.map(lambda v: jax.device_put(jnp.asarray(v, plan.dtype), replicated),
                           _initial.sampler_params(init, plan.landscape, plan.dynamics))

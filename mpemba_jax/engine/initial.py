@@ -1,4 +1,5 @@
-"""Initial particle states: equilibrium at an LR, a fixed point, or user arrays.
+"""Initial particle states: equilibrium at an LR, a discrete chain's stationary
+state, a fixed point, or user arrays.
 
 `equilibrium(lr)` samples the valley–river Boltzmann state exactly:
 
@@ -8,6 +9,16 @@
 with `T = temperature_scale * lr`. The CDF is the trapezoid integral of the
 density on `2^14` cells over `landscape.support(T)`, and `y` is its linear
 inverse (the density is taken piecewise constant within a cell).
+
+`chain_state(theory, lr)` samples the stationary state of the discrete chain
+that `theory` (a `FokkerPlanck` with `dt=h`, THEORY section 8) describes at
+`lr`, the state a long plateau reaches:
+
+    y ~ theory.stationary(lr)   (cell masses, uniform within a cell)
+    x_i | y ~ N(0, v_i(y)),  v = T / (a (1 - c a)),  c = mu h / 2 (Euler–Maruyama)
+                                                    c = 0 (valley_exact, Leimkuhler–Matthews)
+
+the valley at its finite-step stationary variance (`theory.valley.valley_variance`).
 """
 
 from __future__ import annotations
@@ -22,7 +33,8 @@ import numpy as np
 from ..dynamics import Dynamics
 from ..landscape import ValleyRiver
 
-__all__ = ["Equilibrium", "Point", "Arrays", "equilibrium", "point", "boltzmann_cdf"]
+__all__ = ["Equilibrium", "ChainState", "Point", "Arrays", "equilibrium", "chain_state", "point",
+           "boltzmann_cdf"]
 
 _CDF_CELLS = 1 << 14
 
@@ -35,6 +47,22 @@ class Equilibrium:
 
     def describe(self) -> dict:
         return {"kind": "equilibrium", "lr": self.lr}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ChainState:
+    """Stationary state of a discrete chain at learning rate `lr`: river cell masses
+    `masses (n_grid,)` on `edges (n_grid + 1,)`, valley variance `T / (a (1 - c a))`
+    with `c = stiffening`; `description` names the chain (its `dt`, integrator, grid)."""
+
+    lr: float
+    edges: np.ndarray
+    masses: np.ndarray
+    stiffening: float
+    description: dict
+
+    def describe(self) -> dict:
+        return dict(self.description)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +105,30 @@ def equilibrium(lr: float) -> Equilibrium:
     return Equilibrium(lr)
 
 
+def chain_state(theory, lr: float) -> ChainState:
+    """Initial state: the stationary state at `lr` of the discrete chain that
+    `theory` describes (`mj.FokkerPlanck(..., dt=h, integrator=...)`): what a long
+    plateau at `lr` reaches when the engine runs that integrator at step `h`.
+
+    Example:
+      >>> fp = mj.FokkerPlanck(mj.preset("box_wells"), 0.01, n_grid=400, dt=1.0)
+      >>> init = mj.chain_state(fp, 0.02)          # doctest: +SKIP
+    """
+    if getattr(theory, "dt", None) is None or not hasattr(theory, "stationary"):
+        raise ValueError("chain_state needs the theory of a discrete chain, "
+                         f"mj.FokkerPlanck(..., dt=h); got {type(theory).__name__} with "
+                         f"dt={getattr(theory, 'dt', None)!r}")
+    lr = equilibrium(lr).lr  # the same checks: finite and > 0
+    masses = np.asarray(theory.stationary(lr), np.float64)
+    mu = float(theory.dynamics.mobility(lr))
+    stiffening = 0.5 * mu * theory.dt if theory.integrator == "euler_maruyama" else 0.0
+    edges = np.asarray(theory.edges, np.float64)
+    return ChainState(lr, edges, masses, stiffening, {
+        "kind": "chain", "lr": lr, "dt": float(theory.dt), "integrator": theory.integrator,
+        "n_grid": int(theory.n_grid), "grid": [float(edges[0]), float(edges[-1])],
+        "landscape": theory.landscape.name})
+
+
 def point(y: float, x: float = 0.0) -> Point:
     """Initial state: every particle at river position `y`, valley position `x`."""
     try:
@@ -90,7 +142,7 @@ def point(y: float, x: float = 0.0) -> Point:
 
 def as_init(init, n_particles: int, valley_dim: int):
     """Normalise the `init=` argument of `simulate`: a state object or `(x, y)` arrays."""
-    if isinstance(init, (Equilibrium, Point)):
+    if isinstance(init, (Equilibrium, ChainState, Point)):
         return init
     if isinstance(init, Arrays):
         x, y = init.x, init.y
@@ -98,7 +150,8 @@ def as_init(init, n_particles: int, valley_dim: int):
         x, y = init
     else:
         raise ValueError(
-            "init must be mj.equilibrium(lr), mj.point(y, x) or a pair of arrays "
+            "init must be mj.equilibrium(lr), mj.chain_state(theory, lr), mj.point(y, x) or a "
+            "pair of arrays "
             f"(x of shape (n_particles, valley_dim), y of shape (n_particles,)); got {init!r}"
         )
     x = np.asarray(x, dtype=np.float64)
@@ -147,6 +200,10 @@ def sampler_params(init, landscape: ValleyRiver, dynamics: Dynamics) -> dict:
     if isinstance(init, Point):
         return {"y": init.y, "x": init.x}
     temperature = float(dynamics.temperature(init.lr))
+    if isinstance(init, ChainState):
+        cdf = np.concatenate([[0.0], np.cumsum(init.masses)])
+        return {"temperature": temperature, "y_grid": init.edges, "cdf": cdf / cdf[-1],
+                "stiffening": init.stiffening}
     y_grid, cdf = boltzmann_cdf(landscape, temperature)
     return {"temperature": temperature, "y_grid": y_grid, "cdf": cdf}
 
@@ -155,7 +212,7 @@ def sample_blocks(kind: str, landscape: ValleyRiver, keys: jax.Array, block_size
                   dtype, params: dict) -> tuple[jax.Array, jax.Array]:
     """Initial `(x, y)` of shapes `(n_blocks, B, d)`, `(n_blocks, B)`.
 
-    `kind` is "point" or "equilibrium"; `keys` is `(n_blocks,)`; `params` comes
+    `kind` is "point", "equilibrium" or "chain"; `keys` is `(n_blocks,)`; `params` comes
     from `sampler_params`. Traceable (used inside `jit`).
     """
     d = landscape.valley_dim
@@ -170,7 +227,10 @@ def sample_blocks(kind: str, landscape: ValleyRiver, keys: jax.Array, block_size
         # the quantiles resolve tail probabilities down to ~1e-7.
         u = jax.random.uniform(k_y, (block_size,), dtype)
         y = jnp.interp(u, params["cdf"], params["y_grid"])
-        scale = jnp.sqrt(params["temperature"] / landscape.curvatures(y))  # (B, d)
+        a = landscape.curvatures(y)  # (B, d)
+        if kind == "chain":  # the valley's finite-step variance T / (a (1 - c a))
+            a = a * (1.0 - params["stiffening"] * a)
+        scale = jnp.sqrt(params["temperature"] / a)
         return scale * jax.random.normal(k_x, (block_size, d), dtype), y
 
     return jax.vmap(one_block)(keys)

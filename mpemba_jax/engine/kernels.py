@@ -108,7 +108,7 @@ def record_kernel(landscape, edges: tuple, uniform: bool, observables: tuple, n_
 @functools.lru_cache(maxsize=32)
 def init_kernel(landscape, block_size: int, dtype, kind: str):
     """`init_state(root, block_ids, params) -> (x (cb, B, d), y (cb, B))` for a
-    "point" or "equilibrium" start (`initial.sample_blocks`)."""
+    "point", "equilibrium" or "chain" start (`initial.sample_blocks`)."""
     @jax.jit
     def init_state(root, block_ids, params):
         keys = _noise.block_init_keys(root, block_ids)

@@ -291,7 +291,8 @@ def _region(landscape, dynamics, tables, init, integrator, dt, labels):
     the domain), checked for a finite landscape and a stable explicit valley step."""
     # The hottest temperature any particle sees sets the region to check.
     lr_max = float(tables.max())
-    lr_hot = max(lr_max, init.lr if isinstance(init, _initial.Equilibrium) else 0.0)
+    lr_hot = max(lr_max, init.lr if isinstance(init, (_initial.Equilibrium, _initial.ChainState))
+                 else 0.0)
     t_hot = dynamics.temperature_scale * lr_hot  # float64: float32 overflows at ~3e38
     if t_hot > 0:
         try:
@@ -321,6 +322,8 @@ def _cover(region, init):
         lo, hi = min(lo, init.y), max(hi, init.y)
     elif isinstance(init, _initial.Arrays):
         lo, hi = min(lo, float(init.y.min())), max(hi, float(init.y.max()))
+    elif isinstance(init, _initial.ChainState):
+        lo, hi = min(lo, float(init.edges[0])), max(hi, float(init.edges[-1]))
     return (lo, hi)
 
 

@@ -39,7 +39,7 @@ import scipy.stats
 from ..theory import FokkerPlanck
 from ..validation import (HEAVY_TAILED, NOT_VERIFIED, VERIFIED, Check, CrossingVerdict, Verdict,
                           combine_outcomes, em_bias_resolved, equivalence_check, fit_amplitude,
-                          rate_difference, relaxation_check)
+                          rate_difference, relaxation_check, start_of)
 
 __all__ = ["STARTS", "equivalence_margin", "crossing_checks", "strong_point_check",
            "a3_nonzero_check", "relaxation_claim", "histogram_claim"]
@@ -60,7 +60,12 @@ def strong_point_check(v: Verdict, fp: FokkerPlanck, lr: float, margin: float, l
     est, se = fit_amplitude(v.times, m["A"], m["se"], fp.eigenvalues[1])
     detail = f"margin |a_2(cold)| / 4 = {margin:.3g}"
     if start == "lr*":
-        slope = float(fp.amplitude_slope(lr, 2))
+        if start_of(v.run["init"]) == "chain":  # amplitude_slope is the Boltzmann start's
+            e = 1e-3 * lr
+            slope = float((fp.amplitude(lr + e, 2, "chain") - fp.amplitude(lr - e, 2, "chain"))
+                          / (2 * e))
+        else:
+            slope = float(fp.amplitude_slope(lr, 2))
         z = scipy.stats.norm.isf(level)
         ends = sorted((lr - (est - z * se) / slope, lr - (est + z * se) / slope))
         detail += (f"; d a_2 / d lr = {slope:.4g} puts the particles' a_2 = 0 at lr = "

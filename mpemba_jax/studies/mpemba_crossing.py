@@ -14,14 +14,13 @@ the `dt -> 0` limit; its Euler–Maruyama bias at the run's `dt` is estimated
 by `em_bias` and named wherever the histograms resolve it), `"chain"` (the
 theory of the discrete chain the integrator runs at the run's `dt`,
 `FokkerPlanck(..., dt=dt, integrator=...)`, THEORY section 8), or a callable
-`(landscape, lr_bath, n_grid, dt) -> FokkerPlanck`. The starts are always
-Boltzmann states (`mj.equilibrium`): on the chain their amplitudes carry the
-`O(dt)` difference between the Boltzmann state and the chain's own stationary
-state, so the plateaus move with `dt` (box_wells at bath 0.01: `lr*` 0.0182 in
-the continuum; for a Boltzmann start on the chain at `dt = 0.2`, 0.01095, close
-to the bath; the `lr* (Boltzmann)` column of docs/chain/report.md). Starting
-from the chain's stationary states (`start="chain"`) needs an engine start
-drawn from river cells, which the engine does not have yet.
+`(landscape, lr_bath, n_grid, dt) -> FokkerPlanck`. With the continuum the
+runs start from Boltzmann states (`mj.equilibrium`); with the chain from the
+chain's own stationary states at the plateau LRs (`mj.chain_state`, the state a
+long plateau reaches), and the plateaus, amplitudes and claims are those of
+`start="chain"`. (A Boltzmann start on the chain carries the `O(dt)` difference
+between the two states in its amplitudes, which moves its strong point: for
+box_wells at `dt = 0.2` to 0.01095, next to the bath; docs/chain/report.md.)
 
 `run_mpemba_crossing` runs one seed triple (`mpemba-jax validate --replicates`
 runs several); `write_crossing_outputs` writes `verdict.json` (everything) and the figure;
@@ -47,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import equilibrium, simulate
+from ..engine import chain_state, equilibrium, simulate
 from ..io.results import jsonable
 from ..schedules import constant
 from ..theory import FokkerPlanck, choose_plateaus, em_bias
@@ -147,8 +146,12 @@ def run_mpemba_crossing(landscape, *, lr_bath: float = 0.01, lr_cold: float | No
         raise ValueError(f"groups must be an integer >= 3; got {groups!r}")
     n_particles = int(n_particles)
     fp, described = make_theory(landscape, lr_bath, n_grid, dt, theory, integrator)
-    lrs = choose_plateaus(fp, lr_cold, lr_hot)
-    a = {k: fp.amplitudes(v)[:4].tolist() for k, v in lrs.items()}
+    # On the chain the runs start where long plateaus end: the chain's own stationary states.
+    start = "chain" if described["kind"] == "chain" else "boltzmann"
+    described["start"] = start
+    # Each chain-start amplitude solves for the chain's stationary state: a coarser scan.
+    lrs = choose_plateaus(fp, lr_cold, lr_hot, start=start, n_scan=24 if start == "chain" else 400)
+    a = {k: fp.amplitudes(v, start)[:4].tolist() for k, v in lrs.items()}
     lam = fp.eigenvalues
     log(f"{landscape!r}; theory: {described['kind']}")
     log(f"lr_bath={fp.lr_bath:g}  lambda_2={lam[1]:.5g}  lambda_3={lam[2]:.5g}  "
@@ -168,7 +171,8 @@ def run_mpemba_crossing(landscape, *, lr_bath: float = 0.01, lr_cold: float | No
     for i, k in enumerate(STARTS):
         t0, c0 = time.perf_counter(), _cpu_seconds()
         res = simulate(landscape, constant(fp.lr_bath), n_particles=n_particles, n_steps=n_steps,
-                       dt=dt, seed=seed + i, init=equilibrium(lrs[k]),
+                       dt=dt, seed=seed + i,
+                       init=chain_state(fp, lrs[k]) if start == "chain" else equilibrium(lrs[k]),
                        record_steps=record_steps, bins=edges, observables=observables,
                        integrator=integrator, chunk_size=chunk_size, n_groups=groups,
                        group_histograms=True, progress=progress)

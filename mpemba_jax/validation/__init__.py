@@ -45,6 +45,7 @@ from .fits import gls_chi2 as gls_chi2
 from .paired import paired_difference as paired_difference
 from .predict import cell_probabilities as cell_probabilities
 from .predict import predict as predict
+from .predict import start_of as start_of
 from .relaxation import jackknife_tv_rate as jackknife_tv_rate
 from .relaxation import rate_difference as rate_difference
 from .relaxation import relaxation_check as relaxation_check
@@ -61,7 +62,7 @@ from .verdict import validate as validate
 
 __all__ = [
     "paired_difference", "tv_between", "tv_distance", "Check", "CrossingVerdict", "Verdict",
-    "expected_tv", "find_crossing", "fit_decay", "merge_cells", "pearson_chi2", "predict",
+    "expected_tv", "find_crossing", "fit_decay", "merge_cells", "pearson_chi2", "predict", "start_of",
     "tv_statistics", "validate", "validate_crossing", "HEAVY_TAILED", "INCONCLUSIVE",
     "NOT_VERIFIED", "VERIFIED",
     # published when verdict.py was split (shared between the room's modules)

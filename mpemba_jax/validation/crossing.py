@@ -19,6 +19,7 @@ import scipy.stats
 from numpy.typing import ArrayLike
 
 from ..theory import FokkerPlanck
+from .predict import start_of
 from .checks import (INCONCLUSIVE, NOT_VERIFIED, NOTHING_PREDICTED, VERIFIED, WINDOW_TOO_SHORT,
                      Check, JsonRecord)
 
@@ -158,9 +159,12 @@ def validate_crossing(v_a: Verdict, v_b: Verdict, *, theory: FokkerPlanck | None
     pred_cont = math.nan
     if theory is not None:
         ia, ib = v_a.run["init"], v_b.run["init"]
-        if (ia.get("kind") == ib.get("kind") == "equilibrium" and v_a.prediction["method"].startswith(
-                "quench") and v_b.prediction["method"].startswith("quench")):
-            pred_cont = theory.crossing_time(ia["lr"], ib["lr"])
+        if (ia.get("kind") == ib.get("kind") and ia.get("kind") in ("equilibrium", "chain")
+                and v_a.prediction["method"].startswith("quench")
+                and v_b.prediction["method"].startswith("quench")):
+            start = start_of(ia)
+            pred_cont = (theory.crossing_time(ia["lr"], ib["lr"]) if start == "boltzmann" else
+                         theory.crossing_time(ia["lr"], ib["lr"], start=start))
     t_x = next((x for x in (pred, pred_cont, pred_binned) if math.isfinite(x)), math.nan)
     lo, hi = found["ci"]
     window = _evidence(t, v_a, v_b, t_x, level)

@@ -1,7 +1,8 @@
 """What the Fokker–Planck theory predicts for a run: its own start, its own LR table.
 
 The prediction starts from the run's initial state (`metadata["init"]`:
-`fp.equilibrium(lr_init)` or `fp.point_mass(y0)`) and follows the LRs the
+`fp.equilibrium(lr_init)`, the chain's `fp.stationary(lr_init)` or
+`fp.point_mass(y0)`) and follows the LRs the
 particles saw, step by step: the run's LR table `result.lr_steps`
 (`(n_steps + 1,)` float64, the LR of step `s` is `lr_steps[s]`). The schedule's
 description in the metadata is for people; it is never turned back into a
@@ -32,17 +33,34 @@ from ..record import SimulationResult
 from ..schedules import constant, describe_schedule, evaluate_schedule
 from ..theory import FokkerPlanck, evolve, masses_to_bins
 
-__all__ = ["predict", "cell_probabilities"]
+__all__ = ["predict", "cell_probabilities", "start_of"]
+
+
+def start_of(init: dict) -> str:
+    """The theory's name (`start=` of `amplitude`, `masses`, ...) for a run's initial
+    state `metadata["init"]`: `"chain"` for `mj.chain_state`, else `"boltzmann"`."""
+    return "chain" if init.get("kind") == "chain" else "boltzmann"
 
 
 def _initial_masses(theory: FokkerPlanck, init: dict) -> tuple[np.ndarray, float | None]:
     kind = init.get("kind")
     if kind == "equilibrium":
         return theory.equilibrium(init["lr"]), float(init["lr"])
+    if kind == "chain":
+        mine = {"dt": theory.dt, "integrator": theory.integrator, "n_grid": theory.n_grid,
+                "grid": [float(theory.edges[0]), float(theory.edges[-1])]}
+        theirs = {k: init.get(k) for k in mine}
+        if theirs != mine:
+            raise ValueError(
+                f"the run started from the stationary state of the chain {theirs}; validate it "
+                f"with that chain's theory (this one is {mine}): FokkerPlanck(..., dt=, "
+                "integrator=) built as for mj.chain_state")
+        return theory.stationary(init["lr"]), float(init["lr"])
     if kind == "point":
         return theory.point_mass(init["y"]), None
     raise ValueError(
-        f"validate needs a run started from mj.equilibrium(lr) or mj.point(y); got init {init!r}"
+        "validate needs a run started from mj.equilibrium(lr), mj.chain_state(theory, lr) or "
+        f"mj.point(y); got init {init!r}"
     )
 
 
@@ -98,6 +116,7 @@ def predict(result: SimulationResult, theory: FokkerPlanck,
     """
     meta = result.metadata
     p0, lr_init = _initial_masses(theory, meta["init"])
+    start = start_of(meta["init"])
     table, source = _lr_table(result, schedule)
     dt = float(meta["dt"])
     steps = np.asarray(result.steps, int)
@@ -115,12 +134,12 @@ def predict(result: SimulationResult, theory: FokkerPlanck,
             # sampling noise of a histogram distance (~ 1 / sqrt(n)).
             tol = 0.05 / math.sqrt(max(result.n_particles, 1))
             pos = t > 0
-            err = theory.spectral_error(lr_init, t[pos]) if pos.any() else np.zeros(0)
+            err = theory.spectral_error(lr_init, t[pos], start) if pos.any() else np.zeros(0)
             if np.all(err <= tol):
                 masses = np.empty((len(t), theory.n_grid))
                 masses[~pos] = p0
                 if pos.any():
-                    masses[pos] = np.clip(theory.masses(lr_init, t[pos]), 0.0, None)
+                    masses[pos] = np.clip(theory.masses(lr_init, t[pos], start), 0.0, None)
                 info["method"] = "quench (spectral sum)"
                 info["spectral_error_max"] = float(err.max(initial=0.0))
                 return masses, info

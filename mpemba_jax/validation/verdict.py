@@ -55,7 +55,7 @@ from ..theory import FokkerPlanck, tau_x, total_variation
 from .checks import HEAVY_TAILED, INCONCLUSIVE, NOT_VERIFIED, VERIFIED, Check, JsonRecord
 from .aggregate import aggregate_chi2
 from .fits import fit_decay, fit_log_rate, gls_chi2
-from .predict import cell_probabilities, predict
+from .predict import cell_probabilities, predict, start_of
 from .statistics import expected_tv, pearson_chi2, tv_null_se, tv_statistics
 
 __all__ = ["Verdict", "validate", "Check", "VERIFIED", "NOT_VERIFIED", "INCONCLUSIVE",
@@ -222,8 +222,9 @@ def validate(
     lam = theory.eigenvalues
     mode_out, checks = {}, []
     rates = {}
-    quench = info["method"].startswith("quench") and meta["init"].get("kind") == "equilibrium"
-    lr_init = meta["init"].get("lr")
+    quench = (info["method"].startswith("quench")
+              and meta["init"].get("kind") in ("equilibrium", "chain"))
+    lr_init, start = meta["init"].get("lr"), start_of(meta["init"])
     for k in modes:
         u_grid = theory.left_eigenfunctions[k - 1]
         name = f"u{k}"
@@ -235,7 +236,7 @@ def validate(
             a_hat, se, bin_err = _modes_from_histogram(theory, u_grid, edges, counts)
             source = "histogram"
         if quench and info["method"] == "quench (spectral sum)":
-            a_theory = theory.amplitude(lr_init, k) * np.exp(-lam[k - 1] * t)
+            a_theory = theory.amplitude(lr_init, k, start) * np.exp(-lam[k - 1] * t)
         else:
             a_theory = masses @ u_grid
         se_tot = np.sqrt(se**2 + bin_err**2)

@@ -141,3 +141,23 @@ def test_a_resolved_step_bias_is_named_not_hidden():
     assert other.outcome == NOT_VERIFIED
     assert histogram_claim("hot", verdict(3.0, 0.4), bias, 0.01).outcome == VERIFIED
     assert histogram_claim("hot", verdict(52.0, 1e-6), None, 0.01).outcome == NOT_VERIFIED
+
+
+@pytest.mark.slow
+def test_study_on_the_chain_starts_from_chain_states():
+    # theory="chain": plateaus by the chain-start amplitude, runs started from
+    # mj.chain_state, and validate predicting from the chain's stationary states.
+    land = mj.preset("box_wells")
+    # cold and hot given near the continuum's (searching for them on the chain costs most
+    # of a minute; the star is still searched, by the chain-start amplitude)
+    study = run_mpemba_crossing(land, theory="chain", dt=1.0, t_end=10.0, record_every=5,
+                                lr_cold=0.01307, lr_hot=0.0199,
+                                n_particles=4096, n_grid=400, groups=4, progress=False,
+                                log=lambda line: None)
+    assert study.discretisation["theory"]["start"] == "chain"
+    for k, lr in study.plateaus.items():
+        assert study.results[k].metadata["init"] == {**study.results[k].metadata["init"],
+                                                     "kind": "chain", "lr": lr, "dt": 1.0}
+        assert study.amplitudes[k][1] == pytest.approx(study.fp.amplitude(lr, 2, "chain"))
+    assert abs(study.amplitudes["star"][1]) < 1e-9 * abs(study.amplitudes["cold"][1]) + 1e-12
+    assert study.plateaus["cold"] < study.plateaus["star"] < study.plateaus["hot"]

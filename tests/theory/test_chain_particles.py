@@ -118,3 +118,41 @@ def test_chain_start_amplitude_and_a_schedule_against_particles():
 def v_grid(fp, lr, g):
     """The valley's EM stationary variance per river cell and direction at `lr`, `(n_grid, d)`."""
     return valley_variance("euler_maruyama", lr, g * lr, fp.curvature_values, fp.dt)
+
+
+@pytest.mark.statistical
+def test_engine_starts_from_the_chain_state_and_validate_uses_it():
+    # mj.chain_state(fp, lr): river cells drawn from the chain's stationary masses, the
+    # valley at its EM variance. Held at lr it stays put (histograms and A_2 = 0 at every
+    # record); quenched to the bath, validate predicts from fp.stationary(lr) and
+    # a_2(start="chain"), far from the Boltzmann start's a_2.
+    land, g = sharpening(), 4.0
+    lr_bath, lr_hot = 0.05, 0.07
+    kw = dict(temperature_scale=g, n_grid=300, lr_max=lr_hot, dt=1.0)
+    hot, fp = FokkerPlanck(land, lr_hot, **kw), FokkerPlanck(land, lr_bath, **kw)
+    common = dict(n_particles=N, n_steps=200, dt=1.0, record_every=20, bins=40,
+                  temperature_scale=g, progress=False)
+    held = mj.simulate(land, mj.constant(lr_hot), init=mj.chain_state(hot, lr_hot), seed=5,
+                       observables={"u2": lambda x, y: hot.left_eigenfunction(2)(y)}, **common)
+    assert held.metadata["init"]["kind"] == "chain"
+    v = mj.validate(held, hot, modes=(2,))
+    assert v.check(HISTOGRAMS).outcome == VERIFIED, v.check(HISTOGRAMS).detail
+    assert_within_se(held.observables["u2"], held.standard_errors["u2"], 0.0, "A_2, held")
+    vv = valley_variance("euler_maruyama", lr_hot, g * lr_hot, hot.curvature_values, 1.0)
+    energy = hot.stationary_masses @ (0.5 * hot.curvature_values * vv).sum(-1)
+    assert_within_se(held.observables["valley_energy"][0], held.standard_errors["valley_energy"][0],
+                     energy, "valley energy of the chain state")
+    quench = mj.simulate(land, mj.constant(lr_bath), init=mj.chain_state(fp, lr_hot), seed=6,
+                         observables={"u2": lambda x, y: fp.left_eigenfunction(2)(y)}, **common)
+    v = mj.validate(quench, fp, modes=(2,))
+    assert v.check(HISTOGRAMS).outcome == VERIFIED, v.check(HISTOGRAMS).detail
+    a2 = fp.amplitude(lr_hot, 2, start="chain")
+    assert abs(a2 - fp.amplitude(lr_hot, 2)) > 20 * quench.standard_errors["u2"][0]
+    assert_within_se(quench.observables["u2"], quench.standard_errors["u2"],
+                     a2 * np.exp(-fp.eigenvalues[1] * quench.times), "A_2(t) from the chain state")
+    with pytest.raises(ValueError, match="validate it with that chain's theory"):
+        mj.validate(quench, FokkerPlanck(land, lr_bath, temperature_scale=g, n_grid=300,
+                                         lr_max=lr_hot))
+    with pytest.raises(ValueError, match="chain_state needs the theory of a discrete chain"):
+        mj.chain_state(FokkerPlanck(land, lr_bath, temperature_scale=g, n_grid=300,
+                                    lr_max=lr_hot), lr_hot)
