@@ -118,7 +118,12 @@ def chain_state(theory, lr: float) -> ChainState:
         raise ValueError("chain_state needs the theory of a discrete chain, "
                          f"mj.FokkerPlanck(..., dt=h); got {type(theory).__name__} with "
                          f"dt={getattr(theory, 'dt', None)!r}")
-    lr = equilibrium(lr).lr  # the same checks: finite and > 0
+    try:
+        lr = float(lr)
+    except (TypeError, ValueError):
+        raise ValueError(f"chain_state lr must be a number > 0; got {lr!r}") from None
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"chain_state lr must be finite and > 0; got {lr}")
     masses = np.asarray(theory.stationary(lr), np.float64)
     mu = float(theory.dynamics.mobility(lr))
     stiffening = 0.5 * mu * theory.dt if theory.integrator == "euler_maruyama" else 0.0

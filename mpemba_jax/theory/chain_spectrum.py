@@ -82,11 +82,11 @@ def build_chain(fp) -> None:
     _, var = step_moments(fp, fp.lr_bath)
     sd = float(np.sqrt(var.min()))
     if sd < fp.h:
-        need = int(math.floor(fp.n_grid * sd / fp.h))
+        need = int(math.ceil(fp.n_grid * fp.h / sd))
         raise ValueError(
             f"n_grid={fp.n_grid} cells of width {fp.h:.3g} do not resolve the chain's step "
             f"(standard deviation {sd:.3g} at lr={fp.lr_bath:g}, dt={fp.dt:g}); the kernel "
-            f"needs cells no wider than one step sd: use n_grid <= {need} or a larger dt")
+            f"needs cells no wider than one step sd: use n_grid >= {need} or a larger dt")
     spec = chain_spectrum(fp)
     fp.eigenvalues = spec["eigenvalues"]
     fp.multipliers = spec["multipliers"]
