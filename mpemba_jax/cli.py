@@ -11,7 +11,8 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("presets", "simulate", "bench", "theory", "compare_schedules", "validate")
+COMMANDS = ("presets", "simulate", "bench", "theory", "compare_schedules", "validate",
+            "fit_curves")
 
 
 def build_parser() -> argparse.ArgumentParser:
