@@ -1,7 +1,8 @@
 """Figures of the loss-curve study, drawn from its JSON summaries (no refitting).
 
 `fits_figure`: per model size a column of data with every model's fit, the
-residuals, and the predictions for schedules outside the data. `uses_figure`:
+in-sample residuals, the leave-one-out residuals (each curve predicted by the
+refit on the other two), and the predictions for schedules outside the data. `uses_figure`:
 the fitted river's `a_2` against the plateau LR, and the predicted final loss
 of WSD schedules against the decay fraction.
 """
@@ -15,6 +16,7 @@ import numpy as np
 from ..io.plotting import pyplot, save_figure
 from .data import LossCurve, load_shared_curves
 from .result import LossCurveFit
+from .study import loo_fit
 
 __all__ = ["fits_figure", "uses_figure"]
 
@@ -25,18 +27,18 @@ _LABELS = {"valley_river": "valley–river", "multi_power": "multi-power law",
 
 def fits_figure(summaries: list[dict], path: str | Path,
                 curves: list[list[LossCurve]] | None = None) -> Path:
-    """Data, fits, residuals and predictions, one column per summary (`fit_curves`'s
+    """Data, fits, residuals, leave-one-out residuals and predictions, one column per summary (`fit_curves`'s
     dict; its curves are `curves[col]`, or the shared curves of `summary["size"]`)."""
     plt = pyplot()
     n = len(summaries)
-    fig, axes = plt.subplots(3, n, figsize=(5.2 * n, 11), squeeze=False)
+    fig, axes = plt.subplots(4, n, figsize=(5.2 * n, 14), squeeze=False)
     for col, summary in enumerate(summaries):
         data = curves[col] if curves is not None else load_shared_curves(summary["size"])
         title = (f"{summary['size']}M parameters" if "size" in summary else "curves") \
             + ": joint fit"
         fits = {name: LossCurveFit.from_json(entry["fit"])
                 for name, entry in summary["models"].items()}
-        ax, ax_r, ax_p = axes[:, col]
+        ax, ax_r, ax_l, ax_p = axes[:, col]
         for k, c in enumerate(data):
             ax.plot(c.steps, c.loss, ".", ms=2.5, color=f"0.{2 + 2 * k}",
                     label=f"data: {c.name}")
@@ -47,6 +49,17 @@ def fits_figure(summaries: list[dict], path: str | Path,
                 ax_r.plot(c.steps, pred - c.loss, color=_COLORS.get(name), lw=0.8,
                           ls=("-", "--", ":", "-.")[k % 4],
                           label=f"{_LABELS.get(name, name)}, {c.name}" if col == 0 else None)
+        for k, c in enumerate(data):
+            for name, entry in summary["models"].items():
+                if c.name in entry.get("loo", {}):
+                    pred = loo_fit(entry, c.name).predict(c.lrs, c.steps)
+                    ax_l.plot(c.steps, pred - c.loss, color=_COLORS.get(name), lw=0.8,
+                              ls=("-", "--", ":", "-.")[k % 4])
+        ax_l.axhline(0.0, color="k", lw=0.5)
+        ax_l.set_ylim(-0.04, 0.04)
+        ax_l.set_ylabel("model - data")
+        ax_l.set_title("leave-one-out: each curve predicted by the fit to the other two",
+                       fontsize=9)
         low, high = min(c.loss.min() for c in data), max(c.loss[0] for c in data)
         ax.set_ylim(low - 0.03, high + 0.05)
         ax.set_title(title)

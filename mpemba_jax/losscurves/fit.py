@@ -77,7 +77,7 @@ def fit_loss_curves(curves: LossCurve | Sequence[LossCurve], model: str | CurveM
                     *, lr_ref: float | None = None, n_starts: int = 4, n_screen: int = 64,
                     starts: Sequence[Sequence[float]] = (), huber_delta: float = 1e-3,
                     seed: int = 0, max_iter: int = 3000, method: str = "trf",
-                    **model_options) -> LossCurveFit:
+                    weights: Sequence[float] | None = None, **model_options) -> LossCurveFit:
     """Fit one parameter set of `model` to all `curves` (one model size).
 
     Args:
@@ -85,7 +85,7 @@ def fit_loss_curves(curves: LossCurve | Sequence[LossCurve], model: str | CurveM
       model: `"valley_river"` (default), `"multi_power"`, `"annealing"` or a `CurveModel`.
       lr_ref: the LR that normalises the tables, `eta = lr / lr_ref` (default:
         the largest LR of the curves).
-      n_starts: screened starts polished by L-BFGS-B.
+      n_starts: screened starts polished by the minimiser.
       n_screen: Sobol points of the start box screened by their objective.
       starts: extra natural parameter vectors to polish (e.g. a previous fit).
       huber_delta: `delta` of the Huber loss on log residuals.
@@ -94,6 +94,10 @@ def fit_loss_curves(curves: LossCurve | Sequence[LossCurve], model: str | CurveM
       method: `"trf"` (default: SciPy's trust-region reflective least squares with
         the Huber loss and the JAX Jacobian, Gauss–Newton steps) or `"lbfgs"`
         (L-BFGS-B on the Huber objective with its JAX gradient `J^T psi(r)`).
+      weights: per curve, 1 (fitted) or 0 (left out: the leave-one-out test
+        fits the same arrays, so it reuses the compiled program); default all 1.
+        A left-out curve takes no part in the objective, the start box or the
+        bounds; `info["curves"]` reports its prediction errors beside the others.
       **model_options: options of a named model (`valley_dim`, `decay`).
 
     Returns: `LossCurveFit`.
@@ -114,37 +118,29 @@ def fit_loss_curves(curves: LossCurve | Sequence[LossCurve], model: str | CurveM
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
     if not (np.isfinite(huber_delta) and huber_delta > 0):
         raise ValueError(f"huber_delta must be finite and > 0; got {huber_delta}")
+    weights = np.ones(len(curves)) if weights is None else np.asarray(weights, np.float64)
+    if weights.shape != (len(curves),) or not np.all((weights == 0) | (weights == 1)) \
+            or weights.sum() < 1:
+        raise ValueError(f"weights must be one 0 or 1 per curve ({len(curves)}), at least one "
+                         f"1; got {weights.tolist()}")
+    fitted = [c for c, w in zip(curves, weights) if w]
     lr_ref = float(max(c.lrs.max() for c in curves)) if lr_ref is None else float(lr_ref)
     if not (np.isfinite(lr_ref) and lr_ref > 0):
         raise ValueError(f"lr_ref must be finite and > 0; got {lr_ref}")
-    min_loss = float(min(c.loss.min() for c in curves))
+    min_loss = float(min(c.loss.min() for c in fitted))
     k = len(model.parameters)
     t_start = time.perf_counter()
 
     with jax.enable_x64(True):
-        data = [jax.tree_util.tree_map(jnp.asarray, model.prepare(c.lrs / lr_ref, c.steps))
-                for c in curves]
-        targets = [jnp.log(jnp.asarray(c.loss)) for c in curves]
-
-        def log_residuals(theta, data):
-            return jnp.concatenate([jnp.log(pred) - t for pred, t in
-                                    zip(model.losses_many(theta, data), targets)])
-
-        def residuals_u(u, data):
-            return log_residuals(to_natural(model, u), data)
-
-        def objective(u, data):
-            value = jnp.sum(_huber(residuals_u(u, data), huber_delta)) / huber_delta**2
-            return jnp.where(jnp.isfinite(value), value, jnp.inf)
-
-        @jax.jit
-        def residuals_and_jacobian(u, data):
-            # Forward mode: k tangents through the model's scans cost a few primal
-            # passes, where reverse mode through a 24 000-step scan costs far more.
-            return jax.vmap(lambda t: jax.jvp(lambda v: residuals_u(v, data), (u,), (t,)),
-                            out_axes=(None, 1))(jnp.eye(k))
-
-        value_fn = jax.jit(objective)
+        # Records padded to a multiple of _PAD (last record repeated, weight 0): curves
+        # of every size and every leave-one-out subset then share one compiled program.
+        padded = [_pad_records(c, w) for c, w in zip(curves, weights)]
+        data = [jax.tree_util.tree_map(jnp.asarray, model.prepare(c.lrs / lr_ref, steps))
+                for c, (steps, _, _) in zip(curves, padded)]
+        targets = jnp.concatenate([jnp.log(jnp.asarray(loss)) for _, loss, _ in padded])
+        mask = np.concatenate([m for _, _, m in padded])
+        mask_j = jnp.asarray(mask)
+        residuals_and_jacobian, value_fn = _programs(model, huber_delta)
 
         bounds = model.bounds(min_loss)
         box = model.start_box(min_loss)
@@ -156,7 +152,8 @@ def fit_loss_curves(curves: LossCurve | Sequence[LossCurve], model: str | CurveM
         if n_screen:
             unit = qmc.Sobol(k, scramble=True, seed=seed).random(n_screen)
             points = b_lo + unit * (b_hi - b_lo)
-            values = np.array([float(value_fn(jnp.asarray(u), data)) for u in points])
+            values = np.array([float(value_fn(jnp.asarray(u), data, targets, mask_j))
+                               for u in points])
             order = np.argsort(np.where(np.isfinite(values), values, np.inf))
             candidates += [points[i] for i in order[:n_starts] if np.isfinite(values[i])]
         if not candidates:
@@ -167,7 +164,7 @@ def fit_loss_curves(curves: LossCurve | Sequence[LossCurve], model: str | CurveM
             key = np.asarray(u, np.float64).tobytes()
             if key not in cache:
                 cache.clear()
-                r, jac = residuals_and_jacobian(jnp.asarray(u), data)
+                r, jac = residuals_and_jacobian(jnp.asarray(u), data, targets, mask_j)
                 cache[key] = (np.asarray(r, np.float64), np.asarray(jac, np.float64))
             return cache[key]
 
@@ -177,18 +174,22 @@ def fit_loss_curves(curves: LossCurve | Sequence[LossCurve], model: str | CurveM
         theta = np.asarray(to_natural(model, jnp.asarray(best["u"])), np.float64)
         at_bound = [model.param_names[i] for i in range(k)
                     if min(best["u"][i] - u_lo[i], u_hi[i] - best["u"][i]) < 1e-6]
+        r_all, jac_u = residuals_jacobian_np(best["u"])
+        raw, _ = residuals_and_jacobian(jnp.asarray(best["u"]), data, targets,
+                                        jnp.ones_like(mask_j))
+        preds_flat = np.exp(np.asarray(raw, np.float64) + np.asarray(targets))
 
-        theta_j = jnp.asarray(theta)
-        r = np.asarray(log_residuals(theta_j, data))
-        jac = np.asarray(jax.jacfwd(log_residuals)(theta_j, data))
-        preds = [np.asarray(x) for x in model.losses_many(theta_j, data)]
-
+    # Natural-parameter Jacobian: d r / d theta = (d r / d u) / (d theta / d u).
+    jac = jac_u[mask > 0] / _dtheta_du(model, theta)[None, :]
+    r = r_all[mask > 0]
     n = len(r)
     s2 = float(np.sum(r**2) / max(n - k, 1))
-    rho = _pooled_lag1([len(c.steps) for c in curves], r)
+    rho = _pooled_lag1([len(c.steps) for c in fitted], r)
     inflation = (1.0 + rho) / (1.0 - rho) if rho > 0 else 1.0
     cov = s2 * inflation * np.linalg.pinv(jac.T @ jac)
     stderr = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    offsets = np.cumsum([0] + [len(st) for st, _, _ in padded])
+    preds = [preds_flat[offsets[i]:offsets[i] + len(c.steps)] for i, c in enumerate(curves)]
     info = {
         "lr_ref": lr_ref, "huber_delta": huber_delta, "objective": best["objective"],
         "n_points": n, "n_params": k, "residual_rms_log": float(np.sqrt(np.mean(r**2))),
@@ -197,10 +198,64 @@ def fit_loss_curves(curves: LossCurve | Sequence[LossCurve], model: str | CurveM
                     "converged": run["converged"], "message": run["message"],
                     "params": np.asarray(to_natural(model, jnp.asarray(run["u"]))).tolist()}
                    for run in runs],
-        "n_screen": n_screen, "seed": seed, "method": method, "fit_seconds": time.perf_counter() - t_start,
-        "curves": [dict(c.describe(), **curve_metrics(c.loss, p)) for c, p in zip(curves, preds)],
+        "n_screen": n_screen, "seed": seed, "method": method,
+        "fit_seconds": time.perf_counter() - t_start,
+        "curves": [dict(c.describe(), fitted=bool(w), **curve_metrics(c.loss, p))
+                   for c, w, p in zip(curves, weights, preds)],
     }
     return LossCurveFit(model, theta, stderr, cov, info)
+
+
+_PAD = 64
+# Compiled residual programs by (model, options, Huber delta): jax.jit caches by the
+# arrays' shapes, and keeping the jitted functions alive keeps that cache across fits.
+_PROGRAM_CACHE: dict = {}
+
+
+def _pad_records(curve: LossCurve, weight: float):
+    """`(steps, loss, mask)` of a curve padded to a multiple of `_PAD` records."""
+    m = len(curve.steps)
+    extra = -m % _PAD
+    steps = np.r_[curve.steps, np.full(extra, curve.steps[-1])]
+    loss = np.r_[curve.loss, np.full(extra, curve.loss[-1])]
+    mask = np.r_[np.full(m, float(weight)), np.zeros(extra)]
+    return steps, loss, mask
+
+
+def _programs(model: CurveModel, delta: float):
+    """Jitted `(u, data, targets, mask) -> (masked log residuals, their Jacobian in u)`
+    and `-> Huber objective`, cached for models of the same kind and options."""
+    key = (type(model).__name__, tuple(sorted(model.options().items())), float(delta))
+    if key in _PROGRAM_CACHE:
+        return _PROGRAM_CACHE[key]
+
+    def residuals_u(u, data, targets, mask):
+        preds = jnp.concatenate(model.losses_many(to_natural(model, u), data))
+        return mask * (jnp.log(preds) - targets)
+
+    @jax.jit
+    def residuals_and_jacobian(u, data, targets, mask):
+        # Forward mode: k tangents through the model's scans cost a few primal
+        # passes, where reverse mode through a 24 000-step scan costs far more.
+        k = u.shape[0]
+        return jax.vmap(lambda t: jax.jvp(lambda v: residuals_u(v, data, targets, mask),
+                                          (u,), (t,)), out_axes=(None, 1))(jnp.eye(k))
+
+    @jax.jit
+    def objective(u, data, targets, mask):
+        value = jnp.sum(_huber(residuals_u(u, data, targets, mask), delta)) / delta**2
+        return jnp.where(jnp.isfinite(value), value, jnp.inf)
+
+    _PROGRAM_CACHE[key] = (residuals_and_jacobian, objective)
+    return _PROGRAM_CACHE[key]
+
+
+def _dtheta_du(model: CurveModel, theta: np.ndarray) -> np.ndarray:
+    """`d theta / d u` of each parameter's transform at `theta`, `(k,)`."""
+    out = []
+    for p, v in zip(model.parameters, theta):
+        out.append(v if p.transform == "log" else v * (1 - v) if p.transform == "logit" else 1.0)
+    return np.asarray(out, np.float64)
 
 
 def _pooled_lag1(lengths: list[int], r: np.ndarray) -> float:

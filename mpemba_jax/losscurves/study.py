@@ -3,7 +3,8 @@
 `fit_size` fits every model jointly to the shared curves of one size, records
 the in-sample errors, and for each curve fits the model again on the other two
 and predicts it (leave-one-out; the refit starts from the full fit and from
-its own screened start). `predictions` evaluates fitted models on schedules the
+its own screened starts, never from the full fit, which has seen the held-out
+curve). `predictions` evaluates fitted models on schedules the
 data do not contain. Everything returned is JSON-able (`results.jsonable`) and
 small; `experiments/loss_curves.py` and `mpemba-jax fit-curves` write it.
 """
@@ -20,13 +21,14 @@ from .fit import fit_loss_curves
 from .result import LossCurveFit
 from .uses import wsd_table
 
-__all__ = ["fit_curves", "fit_size", "prediction_schedules", "predictions"]
+__all__ = ["fit_curves", "fit_size", "prediction_schedules", "predictions", "loo_fit"]
 
 
 def fit_curves(curves: list[LossCurve], models: Sequence[str], *, n_starts: int = 2,
-               n_screen: int = 32, loo: bool = True,
+               n_screen: int = 32, loo: bool = True, loo_starts: int = 1,
                log: Callable[[str], None] = print) -> tuple[dict, dict]:
-    """Fit each model to `curves`; with `loo`, also leave each curve out in turn.
+    """Fit each model to `curves`; with `loo`, also leave each curve out in turn
+    (`loo_starts` polished starts of the refit's own Sobol screen).
 
     Returns `(summary, fits)`: the JSON-able summary (per model: the fit's
     dict, in-sample metrics per curve, leave-one-out metrics per held-out
@@ -44,15 +46,34 @@ def fit_curves(curves: list[LossCurve], models: Sequence[str], *, n_starts: int 
             f"({time.perf_counter() - t0:.0f} s) {fit}")
         if loo and len(curves) > 1:
             for i, held in enumerate(curves):
-                train = [c for j, c in enumerate(curves) if j != i]
-                refit = fit_loss_curves(train, name, n_starts=1, n_screen=n_screen,
-                                        starts=[fit.theta])
-                m = refit.metrics(held)
+                weights = [float(j != i) for j in range(len(curves))]
+                refit = fit_loss_curves(curves, name, n_starts=loo_starts, n_screen=n_screen,
+                                        weights=weights)
+                m = refit.info["curves"][i]
+                m = {key: m[key] for key in ("mae", "rmse", "max_abs", "bias", "r2", "n")}
                 entry["loo"][held.name] = {**m, "params": refit.params,
+                                           "stderr": refit.param_errors,
+                                           "at_bound": refit.info["at_bound"],
                                            "objective": refit.info["objective"]}
                 log(f"    leave out {held.name}: MAE {m['mae']:.5f}, R^2 {m['r2']:.5f}")
         summary["models"][name] = entry
     return summary, fits
+
+
+def loo_fit(entry: dict, held_out: str) -> LossCurveFit:
+    """The leave-one-out refit that left `held_out` out, rebuilt from a model's
+    summary entry (`fit_curves`'s `summary["models"][name]`); it predicts, its
+    errors are the refit's."""
+    from .fit import make_model
+
+    fit = entry["fit"]
+    model = make_model(fit["model"], **fit["options"])
+    loo = entry["loo"][held_out]
+    theta = [loo["params"][k] for k in model.param_names]
+    stderr = [loo.get("stderr", {}).get(k, np.nan) for k in model.param_names]
+    k = len(theta)
+    return LossCurveFit(model, theta, stderr, np.full((k, k), np.nan),
+                        {"lr_ref": fit["info"]["lr_ref"], "held_out": held_out})
 
 
 def fit_size(size: str, models: Sequence[str], *, root=None, **kwargs) -> tuple[dict, dict]:

@@ -72,8 +72,9 @@ from .recursion import affine_recursion
 __all__ = ["ValleyRiverModel", "river_constants", "valley_curvatures", "river_paths",
            "effective_lr"]
 
-# The river scan is a chain of scalar steps; unrolling amortises the loop's cost.
-_UNROLL = 16
+# The river scan is a chain of scalar steps. Unrolling it (tried: 4, 16) made the
+# Jacobian program slower to compile and to run on a CPU, so it is not unrolled.
+_UNROLL = 1
 
 
 def effective_lr(eta, kappa):
@@ -127,6 +128,27 @@ def river_paths(alpha, s0, eta):
     return jnp.concatenate([f, f_end[None]]), jnp.concatenate([noise, noise_end[None]])
 
 
+def _components(theta, eta, valley_dim: int) -> dict:
+    """`ValleyRiverModel.components` for the 8 parameters (module level, so that one
+    compiled program serves every model instance of the same `valley_dim`)."""
+    l0, a, alpha, s0, b = theta[0], theta[1], theta[2], theta[3], theta[4]
+    lr = effective_lr(eta, theta[7])
+    p = 2.0 * alpha / (1.0 - alpha)
+    g = 2.0 * b / valley_dim
+    f, noise = river_paths(alpha, s0, lr)
+    mean_path = l0 + a * s0 ** (-alpha) * f
+    curv = valley_curvatures(theta[5], theta[6], valley_dim)
+    # The valley recursion is affine in v: rho = step(1, T = 0), q = step(0, T).
+    rho = valley_moment_step(1.0, lr[:, None], 0.0, curv, 1.0)
+    q = valley_moment_step(0.0, lr[:, None], g * lr[:, None], curv, 1.0)
+    v = affine_recursion(rho, q, jnp.zeros_like(curv))
+    return {"river": mean_path + g * noise / (p * (p + 2.0) * s0),
+            "river_mean_path": mean_path, "valley": 0.5 * jnp.sum(curv * v, axis=1)}
+
+
+_components_jit = jax.jit(_components, static_argnums=2)
+
+
 _PARAMETERS = (
     Parameter("L0", "identity", (0.0, 20.0), None, "loss floor of the river (infinite LR area)"),
     Parameter("A", "log", (1e-3, 1e4), (1.0, 100.0),
@@ -176,7 +198,6 @@ class ValleyRiverModel(CurveModel):
                 raise ValueError(f"kappa must be None (fitted) or in [{lo}, {hi}]; got {kappa}")
         self.kappa = kappa
         self.parameters = _PARAMETERS if kappa is None else _PARAMETERS[:-1]
-        self._components = jax.jit(self.components)
 
     def options(self) -> dict:
         return {"valley_dim": self.valley_dim, "kappa": self.kappa}
@@ -214,7 +235,7 @@ class ValleyRiverModel(CurveModel):
             raise ValueError(f"lrs: the largest LR is {eta.max():g} x lr_ref, where the fitted "
                              f"valley's stiffest direction is unstable (a_max eta^kappa = "
                              f"{top:.3g} >= 2)")
-        parts = self._components(jnp.asarray(theta), jnp.asarray(eta))
+        parts = _components_jit(self.full_theta(theta), jnp.asarray(eta), self.valley_dim)
         return (parts["river"] + parts["valley"])[jnp.asarray(record_steps)]
 
     def components(self, theta, eta) -> dict:
@@ -224,20 +245,7 @@ class ValleyRiverModel(CurveModel):
         `river` is `<V(y)>` to first order in `T` and `river_mean_path` is
         `V(ybar)` (the noise-free flow); `valley` is `sum_j a_j v_j / 2`.
         """
-        theta = self.full_theta(theta)
-        l0, a, alpha, s0, b = theta[0], theta[1], theta[2], theta[3], theta[4]
-        lr = effective_lr(jnp.asarray(eta), theta[7])
-        p = 2.0 * alpha / (1.0 - alpha)
-        g = 2.0 * b / self.valley_dim
-        f, noise = river_paths(alpha, s0, lr)
-        mean_path = l0 + a * s0 ** (-alpha) * f
-        curv = valley_curvatures(theta[5], theta[6], self.valley_dim)
-        # The valley recursion is affine in v: rho = step(1, T = 0), q = step(0, T).
-        rho = valley_moment_step(1.0, lr[:, None], 0.0, curv, 1.0)
-        q = valley_moment_step(0.0, lr[:, None], g * lr[:, None], curv, 1.0)
-        v = affine_recursion(rho, q, jnp.zeros_like(curv))
-        return {"river": mean_path + g * noise / (p * (p + 2.0) * s0),
-                "river_mean_path": mean_path, "valley": 0.5 * jnp.sum(curv * v, axis=1)}
+        return _components_jit(self.full_theta(theta), jnp.asarray(eta), self.valley_dim)
 
     # -- the fitted model as a landscape the engine and the theory run ---------
     def landscape(self, theta, *, area_max: float = 1e6) -> ValleyRiver:
