@@ -76,11 +76,10 @@ def fits_figure(summaries: list[dict], path: str | Path,
                 if name in entry:
                     ax_p.plot(entry["steps"], entry[name], color=_COLORS.get(name),
                               ls=("-", "--", ":", "-.", (0, (1, 3)))[k % 5], lw=0.9,
-                              label=sname if name == "valley_river" else None)
-        ax_p.set_xscale("log")
+                              label=sname if name == next(iter(fits)) else None)
         ax_p.set_ylim(low - 0.1, high + 0.05)
         ax_p.set_title("predictions (colour: model, style: schedule)", fontsize=9)
-        ax_p.set_xlabel("step (log scale)")
+        ax_p.set_xlabel("step")
         ax_p.legend(fontsize=7, frameon=False)
     return save_figure(fig, path, dpi=100)
 
