@@ -193,12 +193,18 @@ def engine_table(e: dict | None) -> str:
     if e is None:
         return "(not run)\n"
     z, z0 = np.abs(np.asarray(e["z"], float)), np.abs(np.asarray(e["river_noise_z"], float))
-    return table(
-        ["run", "records", "particles", "max |z|, model", "max |z|, noise-free river",
-         "threshold z_m", "SE of mean loss", "time"],
+    diff = np.asarray(e["particles"], float) - np.asarray(e["model"], float)
+    rows = table(
+        ["run", "records", "particles", "max \\|z\\|, model", "max \\|z\\|, noise-free river",
+         "threshold z_m", "verdict", "SE of mean loss", "time"],
         [[f"{e['size']}M valley–river fit, {e['curve']}, seed {e['seed']}", len(z),
           e["n_particles"], f"{z.max():.2f}", f"{z0.max():.2f}", f"{e['threshold']:.2f}",
+          "model agrees" if e["passed"] else "model rejected",
           f"{min(e['se']):.2g}–{max(e['se']):.2g}", f"{e['seconds']:.0f} s"]])
+    i = int(np.argmax(np.abs(diff)))
+    return rows + (f"\nLargest particles − model: {diff[i]:+.2g} at step {e['steps'][i]}; "
+                   f"largest river-noise term of the model: "
+                   f"{np.max(np.abs(e['river_noise'])):.2g}.\n")
 
 
 def sections(out: Path = OUT) -> dict[str, str]:

@@ -64,7 +64,7 @@ def _read(path: Path) -> dict:
 def stage_fit(args, size: str) -> None:
     print(f"[fit] {size}M")
     summary, fits = fit_size(size, args.models, n_starts=args.n_starts, n_screen=args.n_screen,
-                             loo_starts=args.loo_starts)
+                             loo_starts=args.loo_starts, max_iter=args.max_iter)
     summary["predictions"] = predictions(fits, prediction_schedules())
     summary["command"] = " ".join(sys.argv)
     _write(args.out / f"fits_{size}.json", summary)
@@ -124,6 +124,8 @@ def main(argv=None) -> int:
     p.add_argument("--n-starts", type=int, default=2, help="polished starts of each full fit")
     p.add_argument("--loo-starts", type=int, default=1,
                    help="polished starts of each leave-one-out refit")
+    p.add_argument("--max-iter", type=int, default=3000,
+                   help="Jacobian evaluations per polished start (trust-region least squares)")
     p.add_argument("--n-screen", type=int, default=32, help="Sobol starts screened per fit")
     p.add_argument("--budget", type=int, default=24000, help="steps of the WSD comparison")
     p.add_argument("--area-max", type=float, default=1e6,

@@ -26,7 +26,7 @@ __all__ = ["fit_curves", "fit_size", "prediction_schedules", "predictions", "loo
 
 def fit_curves(curves: list[LossCurve], models: Sequence[str], *, n_starts: int = 2,
                n_screen: int = 32, loo: bool = True, loo_starts: int = 1,
-               log: Callable[[str], None] = print) -> tuple[dict, dict]:
+               max_iter: int = 3000, log: Callable[[str], None] = print) -> tuple[dict, dict]:
     """Fit each model to `curves`; with `loo`, also leave each curve out in turn
     (`loo_starts` polished starts of the refit's own Sobol screen).
 
@@ -38,7 +38,8 @@ def fit_curves(curves: list[LossCurve], models: Sequence[str], *, n_starts: int 
     fits = {}
     for name in models:
         t0 = time.perf_counter()
-        fit = fit_loss_curves(curves, name, n_starts=n_starts, n_screen=n_screen)
+        fit = fit_loss_curves(curves, name, n_starts=n_starts, n_screen=n_screen,
+                              max_iter=max_iter)
         fits[name] = fit
         entry = {"fit": fit.to_dict(), "in_sample": {c.name: fit.metrics(c) for c in curves},
                  "loo": {}}
@@ -48,13 +49,15 @@ def fit_curves(curves: list[LossCurve], models: Sequence[str], *, n_starts: int 
             for i, held in enumerate(curves):
                 weights = [float(j != i) for j in range(len(curves))]
                 refit = fit_loss_curves(curves, name, n_starts=loo_starts, n_screen=n_screen,
-                                        weights=weights)
+                                        weights=weights, max_iter=max_iter)
                 m = refit.info["curves"][i]
                 m = {key: m[key] for key in ("mae", "rmse", "max_abs", "bias", "r2", "n")}
                 entry["loo"][held.name] = {**m, "params": refit.params,
                                            "stderr": refit.param_errors,
                                            "at_bound": refit.info["at_bound"],
-                                           "objective": refit.info["objective"]}
+                                           "objective": refit.info["objective"],
+                                           "converged": [r["converged"]
+                                                         for r in refit.info["starts"]]}
                 log(f"    leave out {held.name}: MAE {m['mae']:.5f}, R^2 {m['r2']:.5f}")
         summary["models"][name] = entry
     return summary, fits
