@@ -43,6 +43,8 @@ def add_parser(sub):
     p.add_argument("--no-loo", action="store_true", help="skip the leave-one-out refits")
     p.add_argument("--n-starts", type=int, default=2, help="polished starts (default 2)")
     p.add_argument("--n-screen", type=int, default=32, help="screened Sobol starts (default 32)")
+    p.add_argument("--max-iter", type=int, default=3000,
+                   help="Jacobian evaluations per polished start (default 3000)")
     p.add_argument("--out", default="runs/fit_curves", help="output directory")
     p.set_defaults(func=run)
 
@@ -68,7 +70,7 @@ def run(args) -> int:
     print(f"fitting {', '.join(models)} to {len(curves)} curves: "
           + ", ".join(f"{c.name} ({len(c.steps)} points)" for c in curves))
     summary, fits = fit_curves(curves, models, n_starts=args.n_starts, n_screen=args.n_screen,
-                               loo=not args.no_loo)
+                               loo=not args.no_loo, max_iter=args.max_iter)
     if args.size is not None:
         summary["size"] = args.size
     summary["predictions"] = predictions(fits, prediction_schedules())
