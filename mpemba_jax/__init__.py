@@ -9,6 +9,7 @@ Public API; everything a user needs is re-exported here:
 The data's path: a schedule -> its LR table -> the engine's driver -> a record
 (`BatchResult`, or its one-schedule view `SimulationResult`) -> the theory
 (`FokkerPlanck`, `evolve`) and its validation (`validate`) -> the studies.
+Measured loss curves (`LossCurve`) are fitted by `fit_loss_curves`.
 """
 
 __version__ = "0.2.0"
@@ -53,6 +54,12 @@ from .validation import find_crossing as find_crossing
 from .validation import paired_difference as paired_difference
 from .validation import validate as validate
 from .validation import validate_crossing as validate_crossing
+from .losscurves import LossCurve as LossCurve
+from .losscurves import LossCurveFit as LossCurveFit
+from .losscurves import fit_loss_curves as fit_loss_curves
+from .losscurves import load_loss_curve as load_loss_curve
+from .losscurves import load_shared_curves as load_shared_curves
+from .losscurves import shared_lr_table as shared_lr_table
 
 __all__ = [
     "Dynamics", "ValleyRiver", "list_presets", "preset",
@@ -64,4 +71,6 @@ __all__ = [
     "evolve", "schedule_theory", "tau_x", "tau_y",
     "CrossingVerdict", "Verdict", "find_crossing", "paired_difference", "validate",
     "validate_crossing",
+    "LossCurve", "LossCurveFit", "fit_loss_curves", "load_loss_curve", "load_shared_curves",
+    "shared_lr_table",
 ]

@@ -14,7 +14,7 @@ import sys
 from .commands import distributed as _distributed
 
 COMMANDS = ("presets", "simulate", "bench", "doctor", "theory", "compare_schedules", "validate",
-            "calibrate")
+            "calibrate", "fit_curves")
 # Subcommands that run simulations and can join a multi-process run.
 DISTRIBUTED = ("simulate", "compare-schedules", "validate")
 
