@@ -8,17 +8,15 @@ and `<!-- END generated: NAME -->`; it is built here from `docs/loss_curves/fits
 `uses_<size>.json` and `engine_check.json` (written by `experiments/loss_curves.py`), so
 nothing between the markers is typed by hand.
 
-`replace_section` and `table` come from `mpemba_jax.io.markdown` where the tree has it;
-otherwise the minimal equivalents below (same markers, same behaviour) are used.
+The same sections in README.md (where it has their markers) are rewritten too;
+`experiments/make_tables.py` calls `render` for every generated document.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,24 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from mpemba_jax.losscurves import SHARED_FILES, SHARED_SIZES  # noqa: E402
 
-try:  # the lead's branch has these; this branch's base does not
-    from mpemba_jax.io.markdown import replace_section, table  # noqa: E402
-except ImportError:  # pragma: no cover - depends on the tree
-    def replace_section(text: str, name: str, body: str) -> str:
-        """`text` with `body` between the `NAME` markers (`ValueError` if absent)."""
-        pattern = re.compile(rf"(<!-- BEGIN generated: {re.escape(name)} [^>]*-->\n).*?"
-                             rf"(<!-- END generated: {re.escape(name)} -->)", re.S)
-        if not pattern.search(text):
-            raise ValueError(f"no '<!-- BEGIN generated: {name} ... -->' ... "
-                             f"'<!-- END generated: {name} -->' markers")
-        return pattern.sub(lambda m: m.group(1) + body.rstrip("\n") + "\n" + m.group(2), text,
-                           count=1)
-
-    def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-        """A Markdown table of `rows` (cells formatted with `str`)."""
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-        return "\n".join(lines) + "\n"
+from mpemba_jax.io.markdown import replace_section, table  # noqa: E402
 
 DOC = ROOT / "docs" / "loss_curves.md"
 OUT = ROOT / "docs" / "loss_curves"
@@ -235,24 +216,20 @@ def render(text: str, out: Path = OUT) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--check", action="store_true",
-                   help="exit 1 (writing nothing) if the document differs from the JSON's tables")
-    p.add_argument("--doc", type=Path, default=DOC)
+                   help="exit 1 (writing nothing) if a document differs from the JSON's tables")
     p.add_argument("--out", type=Path, default=OUT, help="folder of the study's JSON")
     args = p.parse_args(argv)
-    text = args.doc.read_text()
-    new = render(text, args.out)
-    if args.check:
+    stale = []
+    for doc in (DOC, ROOT / "README.md"):
+        text = doc.read_text()
+        new = render(text, args.out)
         if new != text:
-            print(f"{args.doc} is stale: run python {SCRIPT}")
-            return 1
-        print(f"{args.doc} is up to date")
-        return 0
-    if new != text:
-        args.doc.write_text(new)
-        print(f"rewrote the generated sections of {args.doc}")
-    else:
-        print(f"{args.doc} already up to date")
-    return 0
+            stale.append(doc)
+            if not args.check:
+                doc.write_text(new)
+    verb = "stale" if args.check else "rewrote"
+    print(f"{verb}: {', '.join(str(d.relative_to(ROOT)) for d in stale) or 'nothing'}")
+    return 1 if (args.check and stale) else 0
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ with the table NAME; and rewrites the wholly generated reports from their JSON
 (`docs/chain/report.md` from `docs/chain/discrete_chain.json`,
 `experiments/discrete_chain.py`), and the README's chain sections from those
 and `docs/chain/crossing_dt0.2.json` (`mpemba-jax validate --theory chain
---results`). Nothing is pasted by hand: rerun this after
+--results`); the loss-curve sections of README.md and docs/loss_curves.md from
+`docs/loss_curves/*.json` (`experiments/loss_curves.py`, rendered by
+`experiments/loss_curve_tables.py`). Nothing is pasted by hand: rerun this after
 the experiments.
 
     python experiments/make_tables.py [--check]      # --check: fail if a file would change
@@ -29,6 +31,7 @@ from collections import Counter
 from pathlib import Path
 
 import discrete_chain
+import loss_curve_tables
 from doctor_tables import doctor_table
 from mpemba_jax.io.markdown import replace_section
 
@@ -41,7 +44,8 @@ CHAIN_CROSSING = ROOT / "docs" / "chain" / "crossing_dt0.2.json"
 TARGETS = {ROOT / "README.md": ("crossing-summary", "chain-summary", "chain-crossing"),
            ROOT / "docs" / "validation.md": ("calibration-size", "calibration-power",
                                              "crossing-summary", "crossing-seeds"),
-           ROOT / "docs" / "performance.md": ("doctor-quick",)}
+           ROOT / "docs" / "performance.md": ("doctor-quick",),
+           ROOT / "docs" / "loss_curves.md": ()}
 # Whole files generated from one JSON: {file: (json, renderer)}.
 REPORTS = {ROOT / "docs" / "chain" / "report.md": (CHAIN, discrete_chain.report)}
 
@@ -231,6 +235,7 @@ def main(argv=None) -> int:
                     new = replace_section(new, name, tables[name])
                 except ValueError as e:
                     raise SystemExit(f"{path}: {e}") from None
+        new = loss_curve_tables.render(new)  # the loss-curve sections, where marked
         if new != text:
             changed.append(str(path.relative_to(ROOT)))
             if not args.check:
