@@ -94,15 +94,18 @@ def equilibrium(lr: float) -> Equilibrium:
       >>> import mpemba_jax as mj
       >>> init = mj.equilibrium(0.05)
     """
+    return Equilibrium(_start_lr("equilibrium", lr, " (LR 0 has no Boltzmann state)"))
+
+
+def _start_lr(who: str, lr, why: str = "") -> float:
+    """`lr` as a float, or `ValueError` naming `who` if it is not finite and > 0."""
     try:
         lr = float(lr)
     except (TypeError, ValueError):
-        raise ValueError(f"equilibrium lr must be a number > 0; got {lr!r}") from None
+        raise ValueError(f"{who} lr must be a number > 0; got {lr!r}") from None
     if not (math.isfinite(lr) and lr > 0):
-        raise ValueError(
-            f"equilibrium lr must be finite and > 0 (LR 0 has no Boltzmann state); got {lr}"
-        )
-    return Equilibrium(lr)
+        raise ValueError(f"{who} lr must be finite and > 0{why}; got {lr}")
+    return lr
 
 
 def chain_state(theory, lr: float) -> ChainState:
@@ -118,12 +121,7 @@ def chain_state(theory, lr: float) -> ChainState:
         raise ValueError("chain_state needs the theory of a discrete chain, "
                          f"mj.FokkerPlanck(..., dt=h); got {type(theory).__name__} with "
                          f"dt={getattr(theory, 'dt', None)!r}")
-    try:
-        lr = float(lr)
-    except (TypeError, ValueError):
-        raise ValueError(f"chain_state lr must be a number > 0; got {lr!r}") from None
-    if not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"chain_state lr must be finite and > 0; got {lr}")
+    lr = _start_lr("chain_state", lr)
     masses = np.asarray(theory.stationary(lr), np.float64)
     mu = float(theory.dynamics.mobility(lr))
     stiffening = 0.5 * mu * theory.dt if theory.integrator == "euler_maruyama" else 0.0
