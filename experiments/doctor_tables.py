@@ -24,8 +24,8 @@ def doctor_table(report: dict, source: str) -> str:
         f"`{report['command']}` on {dev['backend']} ({kind}, {dev['device_count']} device(s), "
         f"{dev['cpu_count']} CPU cores), JAX {report['versions']['jax']}, "
         f"{report['wall_seconds']:.0f} s wall"
-        + (f", load average {report['load_average'][0]:.1f} when it started (other jobs shared "
-           "the machine; timings are wall clock)" if report.get("load_average") else "")
+        + (f", load average {report['load_average'][0]:.1f} when it started (timings are wall "
+           "clock on a machine other jobs may share)" if report.get("load_average") else "")
         + f"; JSON: [`{source}`]({Path(source).relative_to('docs')}).\n\n"
         f"Correctness: {checks}.\n\n"
         f"Throughput at {tp['n_particles']:,} particles x {tp['n_steps']} steps (streaming "
