@@ -12,6 +12,7 @@ from .api import simulate as simulate
 from .checkpoint import CheckpointStore as CheckpointStore
 from .driver import SimulationDiverged as SimulationDiverged
 from .driver import execute as execute
+from .initial import chain_identity as chain_identity
 from .initial import chain_state as chain_state
 from .initial import equilibrium as equilibrium
 from .initial import point as point
@@ -19,5 +20,5 @@ from .plan import RunPlan as RunPlan
 from .plan import default_chunk_size as default_chunk_size
 from .plan import make_plan as make_plan
 
-__all__ = ["run_batch", "simulate", "CheckpointStore", "SimulationDiverged", "execute", "equilibrium", "chain_state", "point",
+__all__ = ["run_batch", "simulate", "CheckpointStore", "SimulationDiverged", "execute", "equilibrium", "chain_state", "chain_identity", "point",
            "RunPlan", "default_chunk_size", "make_plan"]

@@ -33,8 +33,8 @@ import numpy as np
 from ..dynamics import Dynamics
 from ..landscape import ValleyRiver
 
-__all__ = ["Equilibrium", "ChainState", "Point", "Arrays", "equilibrium", "chain_state", "point",
-           "boltzmann_cdf"]
+__all__ = ["Equilibrium", "ChainState", "Point", "Arrays", "equilibrium", "chain_state",
+           "chain_identity", "point", "boltzmann_cdf"]
 
 _CDF_CELLS = 1 << 14
 
@@ -126,10 +126,18 @@ def chain_state(theory, lr: float) -> ChainState:
     mu = float(theory.dynamics.mobility(lr))
     stiffening = 0.5 * mu * theory.dt if theory.integrator == "euler_maruyama" else 0.0
     edges = np.asarray(theory.edges, np.float64)
-    return ChainState(lr, edges, masses, stiffening, {
-        "kind": "chain", "lr": lr, "dt": float(theory.dt), "integrator": theory.integrator,
-        "n_grid": int(theory.n_grid), "grid": [float(edges[0]), float(edges[-1])],
-        "landscape": theory.landscape.name})
+    return ChainState(lr, edges, masses, stiffening,
+                      {"kind": "chain", "lr": lr, **chain_identity(theory),
+                       "landscape": theory.landscape.name})
+
+
+def chain_identity(theory) -> dict:
+    """What names the chain a `chain_state` start came from (its step, integrator and
+    grid): a run's `metadata["init"]` holds it, and `validate` accepts only a theory
+    with the same identity."""
+    return {"dt": float(theory.dt), "integrator": theory.integrator,
+            "n_grid": int(theory.n_grid),
+            "grid": [float(theory.edges[0]), float(theory.edges[-1])]}
 
 
 def point(y: float, x: float = 0.0) -> Point:

@@ -51,6 +51,9 @@ def _area_at(eta: np.ndarray, record_steps: np.ndarray) -> np.ndarray:
 
 
 _FLOOR = Parameter("L0", "identity", (0.0, 20.0), None, "loss floor (infinite LR area)")
+# The two laws' common term A S^-alpha.
+_POWER = (Parameter("A", "log", (1e-4, 1e3), (0.3, 10.0), "amplitude of the LR-area power law"),
+          Parameter("alpha", "log", (1e-3, 5.0), (0.2, 1.0), "exponent of the LR-area power law"))
 
 
 class MultiPowerLaw(CurveModel):
@@ -59,8 +62,7 @@ class MultiPowerLaw(CurveModel):
     name = "multi_power"
     parameters = (
         _FLOOR,
-        Parameter("A", "log", (1e-4, 1e3), (0.3, 10.0), "amplitude of the LR-area power law"),
-        Parameter("alpha", "log", (1e-3, 5.0), (0.2, 1.0), "exponent of the LR-area power law"),
+        *_POWER,
         Parameter("B", "log", (1e-5, 1e3), (0.05, 1.0), "loss drop per unit LR decrease"),
         Parameter("C", "log", (1e-6, 1e4), (0.01, 10.0), "rate scale of the drop, G(x) = "
                                                            "1 - (C x + 1)^-beta"),
@@ -95,8 +97,7 @@ class AnnealingLaw(CurveModel):
     name = "annealing"
     parameters = (
         _FLOOR,
-        Parameter("A", "log", (1e-4, 1e3), (0.3, 10.0), "amplitude of the LR-area power law"),
-        Parameter("alpha", "log", (1e-3, 5.0), (0.2, 1.0), "exponent of the LR-area power law"),
+        *_POWER,
         Parameter("C", "log", (1e-8, 1e2), (1e-4, 1e-1), "loss drop per unit annealing area S2"),
     )
 

@@ -29,6 +29,7 @@ import numbers
 
 import numpy as np
 
+from ..engine import chain_identity
 from ..record import SimulationResult
 from ..schedules import constant, describe_schedule, evaluate_schedule
 from ..theory import FokkerPlanck, evolve, masses_to_bins
@@ -47,8 +48,7 @@ def _initial_masses(theory: FokkerPlanck, init: dict) -> tuple[np.ndarray, float
     if kind == "equilibrium":
         return theory.equilibrium(init["lr"]), float(init["lr"])
     if kind == "chain":
-        mine = {"dt": theory.dt, "integrator": theory.integrator, "n_grid": theory.n_grid,
-                "grid": [float(theory.edges[0]), float(theory.edges[-1])]}
+        mine = chain_identity(theory) if theory.dt is not None else {"dt": None}
         theirs = {k: init.get(k) for k in mine}
         if theirs != mine:
             raise ValueError(
