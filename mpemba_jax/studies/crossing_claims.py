@@ -60,12 +60,7 @@ def strong_point_check(v: Verdict, fp: FokkerPlanck, lr: float, margin: float, l
     est, se = fit_amplitude(v.times, m["A"], m["se"], fp.eigenvalues[1])
     detail = f"margin |a_2(cold)| / 4 = {margin:.3g}"
     if start == "lr*":
-        if start_of(v.run["init"]) == "chain":  # amplitude_slope is the Boltzmann start's
-            e = 1e-3 * lr
-            slope = float((fp.amplitude(lr + e, 2, "chain") - fp.amplitude(lr - e, 2, "chain"))
-                          / (2 * e))
-        else:
-            slope = float(fp.amplitude_slope(lr, 2))
+        slope = float(fp.amplitude_slope(lr, 2, start_of(v.run["init"])))
         z = scipy.stats.norm.isf(level)
         ends = sorted((lr - (est - z * se) / slope, lr - (est + z * se) / slope))
         detail += (f"; d a_2 / d lr = {slope:.4g} puts the particles' a_2 = 0 at lr = "

@@ -166,10 +166,16 @@ def amplitude_jax(fp: FokkerPlanck, k: int = 2) -> Callable[[jax.Array], jax.Arr
     return a_k
 
 
-def amplitude_slope(fp: FokkerPlanck, lr_init: ArrayLike, k: int = 2) -> np.ndarray | float:
-    """`d a_k / d eta_h` (Boltzmann start) by forward-mode autodiff through the whole
-    amplitude (x64), shape of `lr_init`."""
+def amplitude_slope(fp: FokkerPlanck, lr_init: ArrayLike, k: int = 2,
+                    start: str = "boltzmann") -> np.ndarray | float:
+    """`d a_k / d eta_h`, shape of `lr_init`: for the Boltzmann start by forward-mode
+    autodiff through the whole amplitude (x64); for `start="chain"` (whose start is a
+    linear solve per LR) by a central difference with step `1e-3 eta_h`."""
     lr = np.asarray(lr_init, np.float64)
+    if start == "chain":
+        e = 1e-3 * lr
+        out = (amplitude(fp, lr + e, k, start) - amplitude(fp, lr - e, k, start)) / (2 * e)
+        return out if lr.shape else float(out)
     log_equilibrium_masses(fp, lr)  # validates
     with jax.enable_x64(True):
         f = amplitude_jax(fp, k)

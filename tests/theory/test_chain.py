@@ -267,3 +267,15 @@ def test_bad_input():
         fp.amplitude(0.06, start="plateau")
     with pytest.raises(ValueError, match="em_bias"):
         mj.theory.em_bias(fp, 1.0, [0, 1], {"hot": 0.06}, np.linspace(-1, 1, 5))
+
+
+def test_chain_start_amplitude_slope(sharp):
+    # The chain start's slope (central difference, step 1e-3 lr) against a secant over
+    # +-2 % and against the Boltzmann start's autodiff slope, which differs from it.
+    lr = np.array([0.06, 0.065])
+    slope = sharp.amplitude_slope(lr, 2, "chain")
+    secant = (sharp.amplitude(1.02 * lr, 2, "chain") - sharp.amplitude(0.98 * lr, 2, "chain")) \
+        / (0.04 * lr)
+    np.testing.assert_allclose(slope, secant, rtol=2e-3)
+    assert np.all(np.abs(slope - sharp.amplitude_slope(lr, 2)) > 0.01 * np.abs(slope))
+    assert isinstance(sharp.amplitude_slope(0.06, 2, "chain"), float)
