@@ -87,6 +87,8 @@ def simulate(
       devices: devices to shard particles over (default: all local devices).
       on_nonfinite: "raise" (default) stops at the first non-finite particle
         with `SimulationDiverged`; "count" excludes them and counts them.
+        (A finite particle's overflowing term, e.g. an observable returning
+        inf, is summed: the run warns, naming the non-finite sums.)
       n_groups: contiguous groups of noise blocks whose sums are kept
         (`group_sums`) as independent replicates.
       group_histograms: also keep each group's histogram (`group_counts`), so

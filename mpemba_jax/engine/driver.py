@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import platform
 import time as _time
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -191,7 +192,20 @@ def _execute(plan: RunPlan, progress: bool, store: CheckpointStore | None,
         if store is not None:
             store.save(c + 1, 0, None, None, totals, plan.lr_table)
     bar.close()
+    _warn_nonfinite_sums(totals.sums, names)
     return _records(plan, totals, names, plan.n_particles, start)
+
+
+def _warn_nonfinite_sums(sums: np.ndarray, names) -> None:
+    """Non-finite particles are counted, not summed; a finite particle whose term
+    overflowed (an observable returning inf or nan, a float32 power of a far `y`)
+    still leaves an inf or nan sum `(S, R, n_terms)`: say which, never silently."""
+    bad = ~np.all(np.isfinite(sums), axis=(0, 1))
+    if bad.any():
+        warnings.warn(f"the sums of {[n for n, b in zip(names, bad) if b]} are not finite: a "
+                      "finite particle's term overflowed or an observable returned inf/nan; "
+                      "their moments are unusable (histograms are not affected)",
+                      RuntimeWarning, stacklevel=3)
 
 
 def _initial_states(plan: RunPlan, root, replicated, by_block):

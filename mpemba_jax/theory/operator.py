@@ -356,7 +356,12 @@ class FokkerPlanck:
             y = jnp.asarray(y)
             dtype = y.dtype if jnp.issubdtype(y.dtype, jnp.floating) else jnp.result_type(float)
             y = y.astype(dtype)
-            return jnp.interp(y, jnp.asarray(xp_np, dtype), jnp.asarray(fp_np, dtype))
+            # A continuum mode's far tail can exceed float32's range: it becomes
+            # +-inf there (no particle holds those cells in practice; one that did
+            # would make the run's sums non-finite, and the engine says so).
+            with np.errstate(over="ignore"):
+                table = np.asarray(fp_np).astype(dtype)
+            return jnp.interp(y, jnp.asarray(xp_np, dtype), jnp.asarray(table))
 
         return u_k
 

@@ -187,7 +187,10 @@ def test_divergence_raises_with_step_time_lr_and_keeps_partial_result(tmp_path):
 
 
 def test_divergence_counted_per_record():
-    res = _run_far_out(on_nonfinite="count")
+    # At record 2 the far particles are finite (y ~ 1e19) but their loss overflows
+    # float32: the run says which sums are not finite.
+    with pytest.warns(RuntimeWarning, match=r"the sums of \['loss', 'loss\^2'.* are not finite"):
+        res = _run_far_out(on_nonfinite="count")
     np.testing.assert_array_equal(res.nonfinite, [0, 0, 0] + [N_FAR] * 10)
     total = res.counts.sum(1) + res.underflow + res.overflow + res.nonfinite
     np.testing.assert_array_equal(total, N_RUN)
@@ -195,6 +198,16 @@ def test_divergence_counted_per_record():
     for name in ("loss", "valley_energy", "y_mean", "y_var"):
         assert np.all(np.isfinite(res.observables[name][3:])), name
     assert np.all(np.abs(res.observables["y_mean"][3:]) < 0.5)
+
+
+def test_an_observable_returning_inf_is_named_not_hidden():
+    with pytest.warns(RuntimeWarning, match=r"the sums of \['up', 'up\^2'\] are not finite"):
+        res = mj.simulate(mj.preset("double_well"), mj.constant(0.05), n_particles=64,
+                          n_steps=2, dt=1.0, init=mj.point(0.5), progress=False,
+                          observables={"up": lambda x, y: jnp.where(y > 0, jnp.inf, 0.0)})
+    assert np.isinf(res.observables["up"][0])
+    assert np.all(np.isfinite(res.observables["y_mean"]))  # the other sums are untouched
+    np.testing.assert_array_equal(res.counts.sum(1) + res.underflow + res.overflow, 64)
 
 
 def write_messages() -> None:
