@@ -1,4 +1,4 @@
-"""Shared statistical helpers for the tests.
+"""Shared helpers for the tests: statistical thresholds and a run config.
 
 Statistical assertions use a family-wise false-alarm rate of 0.27 % (the
 two-sided 3-sigma level): a test comparing `m` estimates to their predictions
@@ -26,3 +26,11 @@ def assert_within_se(estimate, standard_error, expected, what: str = "estimate")
     assert np.all(z < limit), (
         f"{what}: |estimate - expected| / SE = {np.round(z, 2)} exceeds {limit:.2f}\n"
         f"estimate={estimate}\nexpected={expected}\nSE={se}")
+
+
+def double_well_config(**simulation) -> str:
+    """The TOML of a `mpemba-jax simulate` run: the double well from equilibrium at
+    LR 0.1 quenched into LR 0.05, with the `[simulation]` keys given."""
+    keys = "".join(f"{k} = {v!r}\n" for k, v in simulation.items())
+    return ('[landscape]\npreset = "double_well"\n\n[schedule]\nkind = "constant"\nlr = 0.05\n\n'
+            '[init]\nkind = "equilibrium"\nlr = 0.1\n\n[simulation]\n' + keys)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import mpemba_jax as mj
+from conftest import double_well_config
 from mpemba_jax.engine import CheckpointStore, driver
 
 # Three chunks of two blocks, records every 15 steps: checkpoints fall inside
@@ -137,27 +138,8 @@ def test_sigkill_at_a_random_moment_then_resume(tmp_path):
     assert not [p for p in ckpt.iterdir() if p.name != "checkpoint.npz"], "temp files left"
 
 
-CONFIG = """
-[landscape]
-preset = "double_well"
-
-[schedule]
-kind = "constant"
-lr = 0.05
-
-[init]
-kind = "equilibrium"
-lr = 0.1
-
-[simulation]
-n_particles = 5000
-n_steps = 60
-dt = 1.0
-seed = 3
-record_every = 15
-bins = 40
-chunk_size = 2048
-"""
+CONFIG = double_well_config(n_particles=5000, n_steps=60, dt=1.0, seed=3, record_every=15,
+                            bins=40, chunk_size=2048)
 
 
 def test_cli_resume_completes_a_killed_run(tmp_path, monkeypatch):

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import mpemba_jax as mj
+from conftest import double_well_config
 from mpemba_jax.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,28 +45,8 @@ CHILD = textwrap.dedent("""
     print("done", pid)
 """)
 
-CONFIG = """
-[landscape]
-preset = "double_well"
-
-[schedule]
-kind = "constant"
-lr = 0.05
-
-[init]
-kind = "equilibrium"
-lr = 0.1
-
-[simulation]
-n_particles = 10000
-n_steps = 1500
-dt = 1.0
-seed = 7
-record_every = 150
-bins = 40
-block_size = 512
-chunk_size = 8192
-"""
+CONFIG = double_well_config(n_particles=10000, n_steps=1500, dt=1.0, seed=7, record_every=150,
+                            bins=40, block_size=512, chunk_size=8192)
 
 
 def _port() -> int:
